@@ -18,10 +18,11 @@ Structured output works the way it does on real models. A scripted *string* beco
 
 * ``with_structured_output(Schema)`` (default, ``method="function_calling"``) binds the schema as a
   forced tool. A string that is a bare JSON object becomes a tool call with those arguments, so
-  ``parsed`` is a ``Schema`` instance. Any other string (prose, fenced JSON, a JSON list) becomes an *invalid* tool call whose arguments are the
-  raw text, which is what ``ChatOpenAI`` builds when a model emits unparseable arguments: the parser
-  raises ``OutputParserException`` (returned as ``parsing_error`` with ``include_raw=True``). As with
-  ``ChatOpenAI``, ``raw.content`` is then empty and the raw text is in ``raw.invalid_tool_calls``.
+  ``parsed`` is a ``Schema`` instance. Any other string (prose, fenced JSON, a JSON list) becomes an
+  *invalid* tool call whose arguments are the raw text, which is what ``ChatOpenAI`` builds when a
+  model emits unparseable arguments: the parser raises ``OutputParserException`` (returned as
+  ``parsing_error`` with ``include_raw=True``). As with ``ChatOpenAI``, ``raw.content`` is then empty
+  and the raw text is in ``raw.invalid_tool_calls``.
 * ``method="json_mode"`` or ``"json_schema"``: the string is the message content and is parsed as JSON
   (markdown fences allowed); junk gives an ``OutputParserException``.
 * A scripted ``AIMessage`` is returned as is. Script ``AIMessage(content="junk")`` to reproduce a model
