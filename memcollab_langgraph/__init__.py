@@ -8,6 +8,7 @@ from memcollab_langgraph.errors import (
     StoreError,
     UnexpectedModelOutputError,
 )
+from memcollab_langgraph.memory import AddOutcome, BankStats, MemoryBank, MemoryHit
 from memcollab_langgraph.schema import (
     AgentRef,
     CategoryPath,
@@ -18,18 +19,26 @@ from memcollab_langgraph.schema import (
     Usage,
     UtilityCounter,
 )
+from memcollab_langgraph.taxonomy import Taxonomy, get_taxonomy, load_taxonomy
 
 __all__ = [
+    "AddOutcome",
     "AgentRef",
+    "BankStats",
     "CategoryPath",
     "ConfigurationError",
     "Constraint",
     "MemCollabError",
+    "MemoryBank",
+    "MemoryHit",
     "Provenance",
     "StoreError",
     "Task",
+    "Taxonomy",
     "Trajectory",
     "UnexpectedModelOutputError",
     "Usage",
     "UtilityCounter",
+    "get_taxonomy",
+    "load_taxonomy",
 ]
