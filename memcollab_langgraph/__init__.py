@@ -19,6 +19,7 @@ from memcollab_langgraph.schema import (
     Usage,
     UtilityCounter,
 )
+from memcollab_langgraph.store import ChromaStore
 from memcollab_langgraph.taxonomy import Taxonomy, get_taxonomy, load_taxonomy
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "AgentRef",
     "BankStats",
     "CategoryPath",
+    "ChromaStore",
     "ConfigurationError",
     "Constraint",
     "MemCollabError",
