@@ -22,15 +22,11 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from os import PathLike
-from typing import Any, Final, Protocol, cast
+from typing import Any, cast
 
 import chromadb
 import httpx
-import numpy as np
 from chromadb.api import ClientAPI
-from chromadb.api.collection_configuration import CreateCollectionConfiguration, CreateHNSWConfiguration
-from chromadb.api.types import Space
-from chromadb.config import Settings
 from chromadb.errors import ChromaError
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import (
@@ -48,6 +44,15 @@ from langgraph.store.base import (
 )
 
 from memcollab_langgraph.errors import ConfigurationError, MemCollabError, StoreError
+from memcollab_langgraph.store.backend import (
+    CHUNK,
+    Collection,
+    Vectors,
+    chunks,
+    client_settings,
+    cosine,
+    open_collection,
+)
 from memcollab_langgraph.store.filters import PARTIAL, matches, pushdown
 from memcollab_langgraph.store.records import (
     Plan,
@@ -65,58 +70,11 @@ from memcollab_langgraph.store.records import (
     row_to_item,
     vector_id,
 )
+from memcollab_langgraph.store.ttl import Sweeper
 
 __all__ = ["ChromaStore"]
 
 logger = logging.getLogger(__name__)
-
-_CHUNK: Final = 1000
-_Vectors = dict[str, list[float]]
-
-
-class Collection(Protocol):
-    """The part of a Chroma collection this store uses (Chroma's own annotations are narrower than the
-    JSON-like where clauses and metadata built here)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def metadata(self) -> Mapping[str, Any] | None: ...
-    def get(self, **kwargs: Any) -> Any: ...
-    def query(self, **kwargs: Any) -> Any: ...
-    def add(self, **kwargs: Any) -> None: ...
-    def upsert(self, **kwargs: Any) -> None: ...
-    def update(self, **kwargs: Any) -> None: ...
-    def delete(self, **kwargs: Any) -> None: ...
-
-
-def _open(client: ClientAPI, name: str, space: Space, metadata: dict[str, Any] | None = None) -> Collection:
-    # The distance space is always set explicitly: Chroma's default (l2) would silently change scores.
-    config = CreateCollectionConfiguration(hnsw=CreateHNSWConfiguration(space=space))
-    col = client.get_or_create_collection(
-        name, embedding_function=None, metadata=metadata, configuration=config
-    )
-    return cast(Collection, col)
-
-
-def _settings() -> Settings:
-    return Settings(anonymized_telemetry=False, allow_reset=False)
-
-
-def _chunks(seq: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(seq), size):
-        yield seq[start : start + size]
-
-
-def _cosine(query: Sequence[float], matrix: Any) -> list[float]:
-    q = np.asarray(query, dtype=np.float64)
-    m = np.asarray(matrix, dtype=np.float64).reshape(-1, q.shape[0])
-    norms = np.linalg.norm(m, axis=1) * np.linalg.norm(q)
-    sims = np.zeros(len(m))
-    ok = norms != 0
-    sims[ok] = (m[ok] @ q) / norms[ok]
-    out: list[float] = sims.tolist()
-    return out
 
 
 class ChromaStore(BaseStore):
@@ -178,8 +136,7 @@ class ChromaStore(BaseStore):
         self._cols: tuple[Collection, Collection, Collection | None] | None = None
         self._lock = threading.Lock()
         self._registered: set[tuple[str, ...]] = set()
-        self._sweeper: threading.Thread | None = None
-        self._sweeper_stop = threading.Event()
+        self._sweeper = Sweeper(self._sweep, self.collection_name)
 
     def _configure_index(self, index: IndexConfig) -> None:
         dims = index.get("dims")
@@ -208,16 +165,18 @@ class ChromaStore(BaseStore):
             if self._cols is None:
                 if self._client is None:
                     if self._path is not None:
-                        self._client = chromadb.PersistentClient(path=str(self._path), settings=_settings())
+                        self._client = chromadb.PersistentClient(
+                            path=str(self._path), settings=client_settings()
+                        )
                     else:
-                        self._client = chromadb.EphemeralClient(settings=_settings())
+                        self._client = chromadb.EphemeralClient(settings=client_settings())
                 client, name = self._client, self.collection_name
-                items = _open(client, name, "l2")
-                spaces = _open(client, f"{name}.namespaces", "l2")
+                items = open_collection(client, name, "l2")
+                spaces = open_collection(client, f"{name}.namespaces", "l2")
                 vectors = None
                 if self.index_config is not None:
                     dims = self.index_config["dims"]
-                    vectors = _open(client, f"{name}.vectors", "cosine", metadata={"dims": dims})
+                    vectors = open_collection(client, f"{name}.vectors", "cosine", metadata={"dims": dims})
                     stored = (vectors.metadata or {}).get("dims")
                     if stored != dims:
                         raise ConfigurationError(
@@ -263,8 +222,8 @@ class ChromaStore(BaseStore):
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         plan = plan_batch(ops, self.index_config, self._tokenized)
         texts, queries = plan.texts, plan.queries
-        docs: _Vectors = {}
-        qvecs: _Vectors = {}
+        docs: Vectors = {}
+        qvecs: Vectors = {}
         if self.embeddings is not None:
             if texts:
                 docs = dict(zip(texts, self.embeddings.embed_documents(texts), strict=True))
@@ -274,8 +233,8 @@ class ChromaStore(BaseStore):
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         plan = plan_batch(ops, self.index_config, self._tokenized)
         texts, queries = plan.texts, plan.queries
-        docs: _Vectors = {}
-        qvecs: _Vectors = {}
+        docs: Vectors = {}
+        qvecs: Vectors = {}
         if self.embeddings is not None:
             if texts:
                 docs = dict(zip(texts, await self.embeddings.aembed_documents(texts), strict=True))
@@ -283,7 +242,7 @@ class ChromaStore(BaseStore):
             qvecs = dict(zip(queries, vectors, strict=True))
         return await asyncio.to_thread(self._execute, plan, docs, qvecs)
 
-    def _execute(self, plan: Plan, docs: _Vectors, qvecs: _Vectors) -> list[Result]:
+    def _execute(self, plan: Plan, docs: Vectors, qvecs: Vectors) -> list[Result]:
         """Reads first (they see the pre-batch state), then TTL refreshes, then writes."""
         items, spaces, vectors = self._collections()
         now = now_us()
@@ -336,7 +295,7 @@ class ChromaStore(BaseStore):
         include: list[Any] = ["metadatas", "documents"] if documents else ["metadatas"]
         out: dict[str, Row] = {}
         with self._guard("reading items"):
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in chunks(list(dict.fromkeys(ids))):
                 res = items.get(ids=list(chunk), include=include)
                 docs = res.get("documents") or [None] * len(res["ids"])
                 for rid, meta, doc in zip(res["ids"], res["metadatas"] or [], docs, strict=True):
@@ -413,11 +372,11 @@ class ChromaStore(BaseStore):
             return {}
         best: dict[str, float] = {}
         with self._guard("reading vectors"):
-            for chunk in _chunks([r.id for r in rows if r.metadata.get("_vec")]):
+            for chunk in chunks([r.id for r in rows if r.metadata.get("_vec")]):
                 res = vectors.get(where={"_item": {"$in": list(chunk)}}, include=["embeddings", "metadatas"])
                 if not res["ids"]:
                     continue
-                sims = _cosine(query, res["embeddings"])
+                sims = cosine(query, res["embeddings"])
                 for meta, sim in zip(res["metadatas"] or [], sims, strict=True):
                     owner = str(meta["_item"])
                     best[owner] = max(sim, best.get(owner, -2.0))
@@ -439,7 +398,7 @@ class ChromaStore(BaseStore):
             embeddings = (res["embeddings"] or [[]])[0]
             best: dict[str, float] = {}
             if len(metas):
-                for meta, sim in zip(metas, _cosine(query, embeddings), strict=True):
+                for meta, sim in zip(metas, cosine(query, embeddings), strict=True):
                     owner = str(meta["_item"])
                     best[owner] = max(sim, best.get(owner, -2.0))
             if len(best) >= want or len(metas) < n:
@@ -475,7 +434,7 @@ class ChromaStore(BaseStore):
     def _write(
         self,
         plan: Plan,
-        docs: _Vectors,
+        docs: Vectors,
         now: int,
         items: Collection,
         spaces: Collection,
@@ -517,8 +476,8 @@ class ChromaStore(BaseStore):
                 )
                 documents.append(plan.documents[target])
             with self._guard("writing items"):
-                for lo in range(0, len(ids), _CHUNK):
-                    hi = lo + _CHUNK
+                for lo in range(0, len(ids), CHUNK):
+                    hi = lo + CHUNK
                     items.upsert(
                         ids=ids[lo:hi],
                         embeddings=[dummy_embedding(i) for i in ids[lo:hi]],
@@ -529,12 +488,12 @@ class ChromaStore(BaseStore):
             self._write_vectors(plan, docs, writes, deletes, vectors)
         if deletes:
             with self._guard("deleting items"):
-                for chunk in _chunks(deletes):
+                for chunk in chunks(deletes):
                     items.delete(ids=list(chunk))
 
     @staticmethod
     def _vector_records(
-        plan: Plan, docs: _Vectors, writes: list[tuple[tuple[tuple[str, ...], str], PutOp]]
+        plan: Plan, docs: Vectors, writes: list[tuple[tuple[tuple[str, ...], str], PutOp]]
     ) -> tuple[list[str], list[list[float]], list[dict[str, Any]]]:
         ids: list[str] = []
         embeddings: list[list[float]] = []
@@ -550,7 +509,7 @@ class ChromaStore(BaseStore):
     def _write_vectors(
         self,
         plan: Plan,
-        docs: _Vectors,
+        docs: Vectors,
         writes: list[tuple[tuple[tuple[str, ...], str], PutOp]],
         deletes: list[str],
         vectors: Collection,
@@ -560,16 +519,16 @@ class ChromaStore(BaseStore):
         owners = [item_id(*target) for target, _ in writes] + deletes
         with self._guard("writing vectors"):
             old: set[str] = set()
-            for chunk in _chunks(owners):
+            for chunk in chunks(owners):
                 old.update(vectors.get(where={"_item": {"$in": list(chunk)}}, include=[])["ids"])
-            for lo in range(0, len(ids), _CHUNK):
+            for lo in range(0, len(ids), CHUNK):
                 vectors.upsert(
-                    ids=ids[lo : lo + _CHUNK],
-                    embeddings=embeddings[lo : lo + _CHUNK],
-                    metadatas=metas[lo : lo + _CHUNK],
+                    ids=ids[lo : lo + CHUNK],
+                    embeddings=embeddings[lo : lo + CHUNK],
+                    metadatas=metas[lo : lo + CHUNK],
                 )
             stale = sorted(old - set(ids))
-            for chunk in _chunks(stale):
+            for chunk in chunks(stale):
                 vectors.delete(ids=list(chunk))
 
     # -- TTL -------------------------------------------------------------------------------------
@@ -594,7 +553,7 @@ class ChromaStore(BaseStore):
             alive = set(items.get(ids=expired, include=[])["ids"])
             gone = [i for i in expired if i not in alive]
             if vectors is not None:
-                for chunk in _chunks(gone):
+                for chunk in chunks(gone):
                     vectors.delete(where={"_item": {"$in": list(chunk)}})
         return len(gone)
 
@@ -603,42 +562,16 @@ class ChromaStore(BaseStore):
     ) -> concurrent.futures.Future[None]:
         """Sweep expired items in a daemon thread every ``sweep_interval_minutes`` (from ``ttl`` config
         or 5). Returns a future that completes when :meth:`stop_ttl_sweeper` stops the thread."""
-        future: concurrent.futures.Future[None] = concurrent.futures.Future()
         if not self.ttl_config:
-            future.set_result(None)
-            return future
-        if self._sweeper is not None and self._sweeper.is_alive():
-            future.add_done_callback(lambda f: self._sweeper_stop.set() if f.cancelled() else None)
-            return future
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            done.set_result(None)
+            return done
         interval = float(sweep_interval_minutes or self.ttl_config.get("sweep_interval_minutes") or 5)
-        self._sweeper_stop.clear()
-
-        def loop() -> None:
-            while not self._sweeper_stop.wait(interval * 60):
-                try:
-                    swept = self._sweep()
-                except StoreError:
-                    logger.exception("TTL sweep of %r failed; retrying next interval", self.collection_name)
-                    continue
-                if swept:
-                    logger.info("swept %d expired items from %r", swept, self.collection_name)
-            future.set_result(None)
-
-        self._sweeper = threading.Thread(target=loop, daemon=True, name=f"ttl-sweeper-{self.collection_name}")
-        self._sweeper.start()
-        future.add_done_callback(lambda f: self._sweeper_stop.set() if f.cancelled() else None)
-        return future
+        return self._sweeper.start(interval)
 
     def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper thread; ``False`` if it did not stop within ``timeout`` seconds."""
-        if self._sweeper is None or not self._sweeper.is_alive():
-            return True
-        self._sweeper_stop.set()
-        self._sweeper.join(timeout)
-        if self._sweeper.is_alive():
-            return False
-        self._sweeper = None
-        return True
+        return self._sweeper.stop(timeout)
 
 
 def _value(row: Row) -> Mapping[str, Any]:

@@ -1,0 +1,64 @@
+"""The slice of ChromaDB that ChromaStore uses, with Chroma's own typing kept at this boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, Protocol, cast
+
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.collection_configuration import CreateCollectionConfiguration, CreateHNSWConfiguration
+from chromadb.api.types import Space
+from chromadb.config import Settings
+
+__all__ = ["CHUNK", "Collection", "Vectors", "chunks", "client_settings", "cosine", "open_collection"]
+
+CHUNK: Final = 1000
+Vectors = dict[str, list[float]]
+
+
+class Collection(Protocol):
+    """The part of a Chroma collection this store uses (Chroma's own annotations are narrower than the
+    JSON-like where clauses and metadata built here)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def metadata(self) -> Mapping[str, Any] | None: ...
+    def get(self, **kwargs: Any) -> Any: ...
+    def query(self, **kwargs: Any) -> Any: ...
+    def add(self, **kwargs: Any) -> None: ...
+    def upsert(self, **kwargs: Any) -> None: ...
+    def update(self, **kwargs: Any) -> None: ...
+    def delete(self, **kwargs: Any) -> None: ...
+
+
+def open_collection(
+    client: ClientAPI, name: str, space: Space, metadata: dict[str, Any] | None = None
+) -> Collection:
+    # The distance space is always set explicitly: Chroma's default (l2) would silently change scores.
+    config = CreateCollectionConfiguration(hnsw=CreateHNSWConfiguration(space=space))
+    col = client.get_or_create_collection(
+        name, embedding_function=None, metadata=metadata, configuration=config
+    )
+    return cast(Collection, col)
+
+
+def client_settings() -> Settings:
+    return Settings(anonymized_telemetry=False, allow_reset=False)
+
+
+def chunks(seq: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(seq), size):
+        yield seq[start : start + size]
+
+
+def cosine(query: Sequence[float], matrix: Any) -> list[float]:
+    q = np.asarray(query, dtype=np.float64)
+    m = np.asarray(matrix, dtype=np.float64).reshape(-1, q.shape[0])
+    norms = np.linalg.norm(m, axis=1) * np.linalg.norm(q)
+    sims = np.zeros(len(m))
+    ok = norms != 0
+    sims[ok] = (m[ok] @ q) / norms[ok]
+    out: list[float] = sims.tolist()
+    return out
