@@ -64,6 +64,7 @@ from memcollab_langgraph.store.records import (
     namespace_fields,
     namespace_id,
     namespace_matches,
+    next_seq,
     now_us,
     plan_batch,
     prefix_conditions,
@@ -454,9 +455,7 @@ class ChromaStore(BaseStore):
                 spaces.add(
                     ids=ns_ids,
                     embeddings=[dummy_embedding(i) for i in ns_ids],
-                    metadatas=[
-                        {**namespace_fields(ns), "_seq": now * 1000 + n} for n, ns in enumerate(touched)
-                    ],
+                    metadatas=[{**namespace_fields(ns), "_seq": next_seq()} for ns in touched],
                 )
             self._registered.update(touched)
         if writes:

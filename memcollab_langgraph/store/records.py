@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "namespace_fields",
     "namespace_id",
     "namespace_matches",
+    "next_seq",
     "now_us",
     "plan_batch",
     "prefix_conditions",
@@ -58,6 +60,19 @@ SYSTEM_FIELDS: Final = ("_ns", "_depth", "_key", "_created", "_updated", "_seq",
 def now_us() -> int:
     """Microseconds since the epoch (exact in Chroma's int64 metadata)."""
     return time.time_ns() // 1000
+
+
+_seq_lock = threading.Lock()
+_last_seq = 0
+
+
+def next_seq() -> int:
+    """A strictly increasing insertion sequence: wall-clock nanoseconds, bumped on ties, so that
+    records written by several processes interleave in real time order."""
+    global _last_seq
+    with _seq_lock:
+        _last_seq = max(time.time_ns(), _last_seq + 1)
+        return _last_seq
 
 
 def _digest(*parts: str) -> str:
@@ -177,7 +192,7 @@ def item_metadata(
         "_key": op.key,
         "_created": previous["_created"] if previous else now,
         "_updated": now,
-        "_seq": previous["_seq"] if previous else time.time_ns(),
+        "_seq": previous["_seq"] if previous else next_seq(),
         "_exp": NO_EXPIRY if op.ttl is None else now + int(op.ttl * 60_000_000),
         "_ttl": None if op.ttl is None else float(op.ttl),
         "_vec": has_vectors,
