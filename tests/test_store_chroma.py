@@ -86,7 +86,9 @@ def test_constructor_does_no_io(tmp_path: Path) -> None:
         ({"index": {"dims": 0, "embed": FakeEmbeddings()}}, r"dims.*positive int, got 0"),
         ({"index": {"dims": 8}}, r"index\['embed'\] is required"),
         ({"index": {"dims": 8, "embed": FakeEmbeddings(size=8), "distance_type": "l2"}}, "'l2'"),
-        ({"path": "x", "client": object()}, "either path="),
+        ({"path": "x", "client": object()}, r"only one of path=.*\['path', 'client'\]"),
+        ({"url": "127.0.0.1:8000"}, "must look like 'http://127.0.0.1:8000'"),
+        ({"url": "http://localhost:99999"}, "invalid port"),
     ],
 )
 def test_bad_configuration_names_the_value(kwargs: dict[str, Any], message: str) -> None:
@@ -274,6 +276,9 @@ def test_two_processes_write_concurrently_through_a_chroma_server(chroma_server:
     store = ChromaStore(
         client=chromadb.HttpClient(host="127.0.0.1", port=chroma_server), collection_name="shared"
     )
+    assert ChromaStore(url=f"http://127.0.0.1:{chroma_server}", collection_name="shared").get(
+        ("team", "alpha"), "alpha-0"
+    ).value == {"writer": "alpha", "i": 0, "shared": {"n": 0}}
     for who in ("alpha", "beta"):
         items = store.search(("team", who), limit=1000)
         assert sorted(i.value["i"] for i in items) == list(range(n)), f"lost writes of {who}"

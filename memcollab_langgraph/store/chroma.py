@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from os import PathLike
@@ -85,6 +86,8 @@ class ChromaStore(BaseStore):
         path: Directory of a persistent embedded Chroma database (created if missing). Data survives
             the process and is visible to a later one. One process at a time should write to it; for
             several processes use a Chroma server and ``client=``.
+        url: Address of a Chroma server (``chroma run``), e.g. ``"http://127.0.0.1:8000"``; several
+            processes can share one memory this way. Connected on first use.
         client: A ready Chroma client, e.g. ``chromadb.HttpClient(host="127.0.0.1", port=8000)``.
         collection_name: Base name of the collections. Defaults to ``"memcollab"`` with ``path`` or
             ``client``, and to a fresh unique name for the ephemeral store.
@@ -113,18 +116,21 @@ class ChromaStore(BaseStore):
         self,
         *,
         path: str | PathLike[str] | None = None,
+        url: str | None = None,
         client: ClientAPI | None = None,
         collection_name: str | None = None,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
     ) -> None:
-        if path is not None and client is not None:
+        given = [name for name, v in (("path", path), ("url", url), ("client", client)) if v is not None]
+        if len(given) > 1:
             raise ConfigurationError(
-                "pass either path= (embedded on disk) or client= (e.g. a server), not both"
+                f"pass only one of path= (embedded on disk), url= (a Chroma server) or client=, got {given}"
             )
+        self._server = _parse_url(url) if url is not None else None
         self._path = path
         self._client = client
-        self._ephemeral = path is None and client is None
+        self._ephemeral = not given
         self.collection_name = collection_name or (
             f"memcollab-{uuid.uuid4().hex[:12]}" if self._ephemeral else "memcollab"
         )
@@ -159,18 +165,21 @@ class ChromaStore(BaseStore):
 
     # -- connection -----------------------------------------------------------------------------
 
+    def _connect(self) -> ClientAPI:
+        if self._server is not None:
+            host, port, ssl = self._server
+            return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=client_settings())
+        if self._path is not None:
+            return chromadb.PersistentClient(path=str(self._path), settings=client_settings())
+        return chromadb.EphemeralClient(settings=client_settings())
+
     def _collections(self) -> tuple[Collection, Collection, Collection | None]:
         if self._cols is not None:
             return self._cols
         with self._lock, self._guard("opening the collections"):
             if self._cols is None:
                 if self._client is None:
-                    if self._path is not None:
-                        self._client = chromadb.PersistentClient(
-                            path=str(self._path), settings=client_settings()
-                        )
-                    else:
-                        self._client = chromadb.EphemeralClient(settings=client_settings())
+                    self._client = self._connect()
                 client, name = self._client, self.collection_name
                 items = open_collection(client, name, "l2")
                 spaces = open_collection(client, f"{name}.namespaces", "l2")
@@ -571,6 +580,19 @@ class ChromaStore(BaseStore):
     def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper thread; ``False`` if it did not stop within ``timeout`` seconds."""
         return self._sweeper.stop(timeout)
+
+
+def _parse_url(url: str) -> tuple[str, int, bool]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"Chroma server url {url!r} must look like 'http://127.0.0.1:8000' (scheme http or https)"
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
+    except ValueError as e:
+        raise ConfigurationError(f"Chroma server url {url!r} has an invalid port: {e}") from None
+    return parts.hostname, port, parts.scheme == "https"
 
 
 def _value(row: Row) -> Mapping[str, Any]:
