@@ -9,6 +9,23 @@ from memcollab_langgraph.errors import (
     UnexpectedModelOutputError,
 )
 from memcollab_langgraph.memory import AddOutcome, BankStats, MemoryBank, MemoryHit
+from memcollab_langgraph.models import Agent
+from memcollab_langgraph.nodes import (
+    BuildState,
+    Classification,
+    DistillationReport,
+    ModelCall,
+    SolveState,
+    create_classifier_node,
+    create_distiller_node,
+    create_outcome_node,
+    create_retriever_node,
+    create_solver_node,
+    create_verifier_node,
+    fan_out_to_agents,
+    route_after_solve,
+    route_to_distiller,
+)
 from memcollab_langgraph.schema import (
     AgentRef,
     CategoryPath,
@@ -24,16 +41,22 @@ from memcollab_langgraph.taxonomy import Taxonomy, get_taxonomy, load_taxonomy
 
 __all__ = [
     "AddOutcome",
+    "Agent",
     "AgentRef",
     "BankStats",
+    "BuildState",
     "CategoryPath",
     "ChromaStore",
+    "Classification",
     "ConfigurationError",
     "Constraint",
+    "DistillationReport",
     "MemCollabError",
     "MemoryBank",
     "MemoryHit",
+    "ModelCall",
     "Provenance",
+    "SolveState",
     "StoreError",
     "Task",
     "Taxonomy",
@@ -41,6 +64,15 @@ __all__ = [
     "UnexpectedModelOutputError",
     "Usage",
     "UtilityCounter",
+    "create_classifier_node",
+    "create_distiller_node",
+    "create_outcome_node",
+    "create_retriever_node",
+    "create_solver_node",
+    "create_verifier_node",
+    "fan_out_to_agents",
     "get_taxonomy",
     "load_taxonomy",
+    "route_after_solve",
+    "route_to_distiller",
 ]
