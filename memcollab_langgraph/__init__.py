@@ -8,6 +8,14 @@ from memcollab_langgraph.errors import (
     StoreError,
     UnexpectedModelOutputError,
 )
+from memcollab_langgraph.graphs import (
+    BatchReport,
+    arun_tasks,
+    create_build_graph,
+    create_memory_hook,
+    create_solve_graph,
+    run_tasks,
+)
 from memcollab_langgraph.memory import AddOutcome, BankStats, MemoryBank, MemoryHit
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes import (
@@ -44,6 +52,7 @@ __all__ = [
     "Agent",
     "AgentRef",
     "BankStats",
+    "BatchReport",
     "BuildState",
     "CategoryPath",
     "ChromaStore",
@@ -64,10 +73,14 @@ __all__ = [
     "UnexpectedModelOutputError",
     "Usage",
     "UtilityCounter",
+    "arun_tasks",
+    "create_build_graph",
     "create_classifier_node",
     "create_distiller_node",
+    "create_memory_hook",
     "create_outcome_node",
     "create_retriever_node",
+    "create_solve_graph",
     "create_solver_node",
     "create_verifier_node",
     "fan_out_to_agents",
@@ -75,4 +88,5 @@ __all__ = [
     "load_taxonomy",
     "route_after_solve",
     "route_to_distiller",
+    "run_tasks",
 ]

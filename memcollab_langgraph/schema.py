@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from memcollab_langgraph.errors import ConfigurationError
 
@@ -113,6 +113,15 @@ class CategoryPath(BaseModel):
                 f"(for example {re.sub(r'[^a-z0-9_-]+', '_', value.strip().lower()).strip('_')!r})"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        # "math/algebra/linear_equations" is accepted wherever a CategoryPath is expected.
+        if isinstance(data, str):
+            parts = [p.strip() for p in data.strip().strip("/").split("/")]
+            return dict(zip(("domain", "category", "subcategory"), parts, strict=False))
+        return data
 
     def model_post_init(self, __context: Any) -> None:
         if self.subcategory is not None and self.category is None:

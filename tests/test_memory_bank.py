@@ -231,7 +231,7 @@ def test_dedup_threshold_is_configurable(store: BaseStore) -> None:
     bank = MemoryBank(store, dedup_threshold=1.0)
     bank.add(make("solving linear equations with fractions", id="a"))
     assert bank.add(make("solving linear equation having fractions", id="b")).action == "added"
-    assert bank.add(make("solving  linear equations with fractions!", id="c")).action == "merged"
+    assert bank.add(make("solving  linear equations with fractions!", id="c", task="t2")).action == "merged"
 
 
 def test_add_many_dedups_within_the_batch(store: BaseStore) -> None:
@@ -239,7 +239,7 @@ def test_add_many_dedups_within_the_batch(store: BaseStore) -> None:
     outs = bank.add_many(
         [
             make("solving a linear equation", id="a"),
-            make("solving linear equations", id="b"),
+            make("solving linear equations", id="b", task="t2"),
             make("graphing", id="c"),
         ]
     )
@@ -251,7 +251,6 @@ def test_add_many_dedups_within_the_batch(store: BaseStore) -> None:
 @pytest.mark.parametrize(
     ("second", "expected"),
     [
-        ({}, "candidate"),  # same task, same preferred model: no new evidence
         ({"unpreferred": "llama-8b"}, "candidate"),  # the losing side is not support
         ({"task": "t2"}, "validated"),  # a second task
         ({"preferred": "llama-8b"}, "validated"),  # a second model produced the preferred trajectory
@@ -263,6 +262,17 @@ def test_promotion_gate(store: BaseStore, second: dict[str, Any], expected: str)
     out = bank.add(make("solving a linear equation", id="b", **second))
     assert (out.action, out.support, out.status) == ("merged", 2, expected)
     assert bank.get("a").status == expected  # type: ignore[union-attr]
+
+
+def test_a_duplicate_with_no_new_evidence_leaves_the_entry_unchanged(store: BaseStore) -> None:
+    """Re-running a distillation (a resumed build) must not inflate support: writes are idempotent."""
+    bank = MemoryBank(store)
+    bank.add(make("solving a linear equation", id="a"))
+    again = bank.add(make("solving a linear equation", id="b"))
+    assert (again.action, again.id, again.support, again.version) == ("unchanged", "a", 1, 1)
+    assert [c.id for c in bank.list_constraints()] == ["a"]
+    other_task = bank.add(make("solving a linear equation", id="c", task="t2"))
+    assert (other_task.action, other_task.support) == ("merged", 2)
 
 
 # --- budget -------------------------------------------------------------------------------------------
@@ -579,7 +589,7 @@ def test_embedding_ranker_uses_the_store_index(store_factory: StoreFactory) -> N
 def test_semantic_dedup_with_an_indexed_store(store_factory: StoreFactory) -> None:
     bank = MemoryBank(store_factory(index=INDEX), dedup_threshold=1.0, semantic_dedup_threshold=0.9)
     bank.add(make("solving linear equations with fractions", id="a"))
-    out = bank.add(make("solving linear equations involving fractions", id="b"))
+    out = bank.add(make("solving linear equations involving fractions", id="b", task="t2"))
     assert (out.action, out.id) == ("merged", "a")
     assert out.similarity is not None
     assert 0.9 <= out.similarity < 1.0

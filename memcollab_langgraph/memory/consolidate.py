@@ -19,7 +19,7 @@ from memcollab_langgraph.memory.ranking import eviction_key, jaccard, tokens
 from memcollab_langgraph.memory.records import namespace_of
 from memcollab_langgraph.schema import Constraint, UtilityCounter
 
-__all__ = ["WorkingSet", "archive", "merge", "plan_writes", "promote"]
+__all__ = ["WorkingSet", "archive", "merge", "plan_writes", "promote", "same_evidence"]
 
 
 def promote(c: Constraint) -> Constraint:
@@ -54,6 +54,24 @@ def merge(existing: Constraint, incoming: Constraint) -> Constraint:
         }
     )
     return promote(merged)
+
+
+def same_evidence(existing: Constraint, incoming: Constraint) -> bool:
+    """Whether ``incoming`` brings no evidence ``existing`` lacks: the same source tasks, agents,
+    distillers and methods (a re-run of a distillation, e.g. a build resumed after a crash).
+
+    Such a duplicate leaves the entry unchanged instead of raising its support, which keeps writes
+    idempotent: support counts independent distillations, not retries of one."""
+    old, new = existing.provenance, incoming.provenance
+    return (
+        bool(new.source_task_ids)
+        and set(new.source_task_ids) <= set(old.source_task_ids)
+        and set(new.preferred_agents) <= set(old.preferred_agents)
+        and set(new.unpreferred_agents) <= set(old.unpreferred_agents)
+        and set(new.distiller_models) <= set(old.distiller_models)
+        and set(new.methods) <= set(old.methods)
+        and not incoming.utility
+    )
 
 
 def archive(c: Constraint, *, superseded_by: str | None = None) -> Constraint:
@@ -171,14 +189,18 @@ def plan_writes(
                 similar=(similar or {}).get(i, ()),
                 similar_threshold=similar_threshold,
             )
-            if dup is not None:
+            if dup is not None and same_evidence(dup[0], c):
+                target, similarity = dup
+                action = "unchanged"
+            elif dup is not None:
                 existing, similarity = dup
                 target, action = merge(existing, c), "merged"
                 active[active.index(existing)] = target
             else:
                 target = promote(c)
                 active.append(target)
-            ws.put(target)
+            if action != "unchanged":
+                ws.put(target)
         evicted = _enforce_budget(ws, ns, budget) if action != "unchanged" else []
         drafts.append(
             {
@@ -187,11 +209,13 @@ def plan_writes(
                 "incoming_id": c.id,
                 "similarity": similarity,
                 "evicted": evicted,
+                "target": target,
             }
         )
     outcomes: list[AddOutcome] = []
     for d in drafts:
-        final = ws.known[d["id"]]
+        final = ws.known.get(d["id"], d.pop("target"))
+        d.pop("target", None)
         outcomes.append(
             AddOutcome(
                 path=final.category, status=final.status, support=final.support, version=final.version, **d
