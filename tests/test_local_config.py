@@ -1,0 +1,301 @@
+"""Model specs, the llama.cpp config file, the server's environment, chat models, state files (no server)."""
+
+from __future__ import annotations
+
+import doctest
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from memcollab_langgraph.errors import ConfigurationError
+from memcollab_langgraph.local import ModelSpec, config, normalize_models, server_config
+from memcollab_langgraph.local.chat import chat_model
+from memcollab_langgraph.local.config import validate_port
+from memcollab_langgraph.local.detached import ServerState, read_state, serve_detached
+from memcollab_langgraph.local.server import LocalServer, child_env, server_command
+
+
+def test_a_bare_name_or_path_gets_an_alias() -> None:
+    specs = normalize_models(["smollm2-135m", Path("/m/qwen2.5-coder-0.5b-instruct.gguf"), "/m/raw-model"])
+    assert [spec.alias for spec in specs] == ["smollm2-135m", "qwen2.5-coder-0.5b-instruct", "raw-model"]
+    assert specs[1].model == Path("/m/qwen2.5-coder-0.5b-instruct.gguf")
+    assert normalize_models("SmolLM2-135M")[0].alias == "smollm2-135m"
+
+
+def test_mapping_and_specs_keep_their_order() -> None:
+    spec = ModelSpec(alias="coder", model="qwen2.5-coder-0.5b", n_ctx=4096)
+    assert normalize_models(spec) == (spec,)
+    specs = normalize_models({"small": "smollm2-135m", "big": Path("/m/b.gguf")})
+    assert [(s.alias, s.model) for s in specs] == [("small", "smollm2-135m"), ("big", Path("/m/b.gguf"))]
+    assert normalize_models([spec, "smollm2-135m"])[0] is spec
+
+
+@pytest.mark.parametrize(
+    ("models", "match"),
+    [
+        ([], "no model to serve"),
+        ({}, "no model to serve"),
+        (["smollm2-135m", "smollm2-135m"], "alias 'smollm2-135m' is used twice"),
+        ([3], "is not a name, path or ModelSpec"),
+        (3, "is not a name, path, ModelSpec, mapping"),
+        ({"x": 3}, "for alias 'x' is not a name or path"),
+        ({1: "a.gguf"}, "alias 1 is not a string"),
+    ],
+)
+def test_bad_model_arguments_are_rejected(models: object, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        normalize_models(models)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"alias": ""}, "alias '' is invalid"),
+        ({"alias": " x"}, "surrounding spaces"),
+        ({"model": " "}, "model for alias 'a' is empty"),
+        ({"n_ctx": 0}, "n_ctx of 'a' must be a positive int"),
+        ({"n_threads": True}, "n_threads of 'a' must be a positive int"),
+        ({"settings": {"n_ctx": 8}}, r"set \['n_ctx'\]"),
+    ],
+)
+def test_model_spec_validates(kwargs: dict[str, object], match: str) -> None:
+    fields: dict[str, object] = {"alias": "a", "model": "a.gguf", **kwargs}
+    with pytest.raises(ConfigurationError, match=match):
+        ModelSpec(**fields)  # type: ignore[arg-type]
+
+
+def test_server_config_shape() -> None:
+    specs = [
+        (ModelSpec(alias="small", model="s"), Path("/m/s.gguf")),
+        (
+            ModelSpec(
+                alias="coder", model="c", n_ctx=4096, n_threads=1, chat_format="chatml", settings={"seed": 7}
+            ),
+            Path("/m/c.gguf"),
+        ),
+    ]
+    got = server_config(specs, port=8123, n_ctx=1024, n_threads=2)
+    assert got == {
+        "host": "127.0.0.1",
+        "port": 8123,
+        "interrupt_requests": False,
+        "models": [
+            {
+                "model": "/m/s.gguf",
+                "model_alias": "small",
+                "n_ctx": 1024,
+                "n_threads": 2,
+                "n_threads_batch": 2,
+                "verbose": True,
+            },
+            {
+                "model": "/m/c.gguf",
+                "model_alias": "coder",
+                "n_ctx": 4096,
+                "n_threads": 1,
+                "n_threads_batch": 1,
+                "verbose": True,
+                "seed": 7,
+                "chat_format": "chatml",
+            },
+        ],
+    }
+    json.dumps(got)  # serialisable as is
+
+
+def test_server_config_is_accepted_by_llama_cpp() -> None:
+    # llama-cpp-python is part of the local extra: the config must validate against its own schema.
+    # Checked in a child process so this test process does not load llama.cpp's native library.
+    config_json = json.dumps(
+        server_config(
+            [(ModelSpec(alias="a", model="a", settings={"n_batch": 256}), Path("/m/a.gguf"))], port=9000
+        )
+    )
+    code = (
+        "import json, sys\n"
+        "from llama_cpp.server.settings import ConfigFileSettings\n"
+        "s = ConfigFileSettings.model_validate_json(sys.stdin.read())\n"
+        "m = s.models[0]\n"
+        "print(json.dumps([s.host, s.port, s.interrupt_requests, m.model_alias, m.n_ctx, m.n_threads,"
+        " m.n_threads_batch, m.n_batch, m.chat_format]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=config_json,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout) == ["127.0.0.1", 9000, False, "a", 2048, 2, 2, 256, None]
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1, True, "80", 1.5])
+def test_bad_ports_are_rejected(port: object) -> None:
+    with pytest.raises(ConfigurationError, match="is not a TCP port"):
+        validate_port(port)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="is not a TCP port"):
+        LocalServer("a.gguf", port=port)  # type: ignore[arg-type]
+
+
+def test_server_env_drops_variables_that_override_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOST", "PORT", "CONFIG_FILE"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("KEEP_ME", "1")
+    env = child_env()
+    assert not {"HOST", "PORT", "CONFIG_FILE"} & set(env)
+    assert env["KEEP_ME"] == "1"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert child_env()["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice wins
+
+
+def test_server_command_runs_the_llama_cpp_server_module() -> None:
+    assert server_command(Path("/r/c.json")) == [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--config_file",
+        "/r/c.json",
+    ]
+
+
+def test_constructor_does_no_io(tmp_path: Path) -> None:
+    server = LocalServer(
+        {"a": tmp_path / "missing.gguf"},
+        models_dir=tmp_path / "models",
+        log_path=tmp_path / "logs" / "x.log",
+        run_dir=tmp_path / "run",
+        n_ctx=512,
+        n_threads=1,
+    )
+    assert list(tmp_path.iterdir()) == []
+    assert server.aliases == ("a",)
+    assert not server.is_running()
+    assert server.pid is None
+    assert server.log_path == tmp_path / "logs" / "x.log"
+    assert server.model_paths == {}
+    assert server.stop() is None
+    with pytest.raises(ConfigurationError, match="call start"):
+        _ = server.base_url
+    assert LocalServer("a.gguf", port=8111).base_url == "http://127.0.0.1:8111/v1"
+    assert "not started" in repr(server)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_ctx": 0}, "n_ctx must be a positive int"),
+        ({"n_threads": -1}, "n_threads must be a positive int"),
+        ({"startup_timeout": 0}, "startup_timeout must be a positive number"),
+        ({"stop_timeout": -1.0}, "stop_timeout must be a positive number"),
+    ],
+)
+def test_constructor_validates_sizes(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        LocalServer("a.gguf", **kwargs)  # type: ignore[arg-type]
+
+
+def test_start_with_a_missing_model_fails_before_launching(tmp_path: Path) -> None:
+    server = LocalServer("no-such-model", models_dir=tmp_path, run_dir=tmp_path / "run")
+    with pytest.raises(ConfigurationError, match="no GGUF model 'no-such-model'"):
+        server.start()
+    assert not server.is_running()
+    assert not (tmp_path / "run").exists()
+
+
+@dataclass(frozen=True)
+class _Endpoint:
+    base_url: str
+    aliases: tuple[str, ...]
+
+
+def test_chat_model_points_at_the_alias() -> None:
+    endpoint = _Endpoint("http://127.0.0.1:9/v1", ("small", "coder"))
+    model = chat_model(endpoint, "coder", max_tokens=16)
+    assert model.model_name == "coder"
+    assert model.openai_api_base == "http://127.0.0.1:9/v1"
+    assert model.temperature == 0.0
+    assert chat_model(endpoint).model_name == "small"
+
+
+def test_chat_model_sends_max_tokens_which_llama_cpp_understands() -> None:
+    model = chat_model(_Endpoint("http://127.0.0.1:9/v1", ("small",)), max_tokens=16)
+    payload = model._get_request_payload([HumanMessage("hi")])
+    assert payload["max_tokens"] == 16
+    assert "max_completion_tokens" not in payload
+
+
+def test_chat_model_rejects_an_alias_the_server_does_not_serve() -> None:
+    # llama-cpp-python would silently answer with its default model instead.
+    with pytest.raises(ConfigurationError, match=r"alias 'big' is not served .* \['small'\]"):
+        chat_model(_Endpoint("http://127.0.0.1:9/v1", ("small",)), "big")
+
+
+def _state(tmp_path: Path, pid: int) -> ServerState:
+    return ServerState(
+        name="default",
+        pid=pid,
+        port=8123,
+        aliases=("small",),
+        model_paths={"small": Path("/m/s.gguf")},
+        log_path=tmp_path / "default.log",
+        config_path=tmp_path / "default.config.json",
+        started_at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+
+
+def test_state_round_trips_through_json(tmp_path: Path) -> None:
+    state = _state(tmp_path, 42)
+    assert ServerState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    assert state.base_url == "http://127.0.0.1:8123/v1"
+    with pytest.raises(ValueError, match="bad field"):
+        ServerState.from_json({"v": 1, "name": "x"})
+    with pytest.raises(ValueError, match="expected an int"):
+        ServerState.from_json({**state.to_json(), "pid": "42"})
+
+
+def test_a_state_file_of_a_dead_process_is_stale(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    path = tmp_path / "default.state.json"
+    path.write_text(json.dumps(_state(tmp_path, dead.pid).to_json()))
+    assert read_state(run_dir=tmp_path) is None
+    assert not path.exists()
+
+
+def test_a_state_file_whose_pid_runs_another_program_is_stale(tmp_path: Path) -> None:
+    with subprocess.Popen(["sleep", "30"]) as other:
+        try:
+            path = tmp_path / "default.state.json"
+            path.write_text(json.dumps(_state(tmp_path, other.pid).to_json()))
+            assert read_state(run_dir=tmp_path) is None
+            assert not path.exists()
+            assert other.poll() is None  # and it was left alone
+        finally:
+            other.kill()
+
+
+def test_an_unreadable_state_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "default.state.json").write_text("{not json")
+    with pytest.raises(ConfigurationError, match=r"default\.state\.json is unreadable"):
+        read_state(run_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a b", ".hidden"])
+def test_detached_names_are_checked(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigurationError, match="server name"):
+        serve_detached("a.gguf", name=name, run_dir=tmp_path)
+
+
+def test_docstring_examples_run() -> None:
+    result = doctest.testmod(config, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
