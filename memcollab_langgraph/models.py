@@ -69,13 +69,11 @@ class Agent:
             raise ConfigurationError(f"agent name must be a non-empty string, got {self.name!r}")
         if not isinstance(self.model, BaseChatModel):
             raise ConfigurationError(
-                f"agent {self.name!r}: model must be a langchain BaseChatModel, "
-                f"got {type(self.model).__name__}"
+                f"agent {self.name!r}: model must be a langchain BaseChatModel, got {type(self.model).__name__}"
             )
         if isinstance(self.strength, bool) or not isinstance(self.strength, int):
             raise ConfigurationError(
-                f"agent {self.name!r}: strength must be an int rank (higher is stronger), "
-                f"got {self.strength!r}"
+                f"agent {self.name!r}: strength must be an int rank (higher is stronger), got {self.strength!r}"
             )
 
     @property

@@ -179,9 +179,7 @@ class Taxonomy(BaseModel):
             lines.append(f"{d}: {dom.description}" if dom.description else d)
             for c, cat in dom.categories.items():
                 lines.append(f"- {c}: {cat.description}" if cat.description else f"- {c}")
-                lines.extend(
-                    f"  - {s}: {desc}" if desc else f"  - {s}" for s, desc in cat.subcategories.items()
-                )
+                lines.extend(f"  - {s}: {desc}" if desc else f"  - {s}" for s, desc in cat.subcategories.items())
         return "\n".join(lines)
 
     def resolve(self, text: str, domain: str | None = None) -> CategoryPath | None:
@@ -253,9 +251,7 @@ def _resolve_in_domain(
         sub = _lookup(segments[1], list(dom.categories[slug].subcategories)) if len(segments) > 1 else None
         if sub is not None:
             ignored = len(segments) - 2
-            out.append(
-                (CategoryPath(domain=d, category=slug, subcategory=sub[0]), (typos + sub[1], ignored, 2))
-            )
+            out.append((CategoryPath(domain=d, category=slug, subcategory=sub[0]), (typos + sub[1], ignored, 2)))
         else:
             # "algebra / something unknown": the category alone is still a useful answer.
             out.append((CategoryPath(domain=d, category=slug), (typos, len(segments) - 1, 1)))
@@ -267,9 +263,7 @@ def _resolve_in_domain(
     return out
 
 
-def _unknown(
-    level: str, value: str, path: CategoryPath, known: Mapping[str, Any], name: str
-) -> ConfigurationError:
+def _unknown(level: str, value: str, path: CategoryPath, known: Mapping[str, Any], name: str) -> ConfigurationError:
     hint = difflib.get_close_matches(value, list(known), n=1)
     did_you_mean = f"did you mean {hint[0]!r}? " if hint else ""
     return ConfigurationError(
@@ -311,9 +305,7 @@ def load_taxonomy(source: Mapping[str, Any] | str | os.PathLike[str]) -> Taxonom
         try:
             data = tomllib.loads(raw) if suffix == ".toml" else json.loads(raw)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-            raise ConfigurationError(
-                f"taxonomy file {origin!r} is not valid {suffix[1:].upper()}: {e}"
-            ) from e
+            raise ConfigurationError(f"taxonomy file {origin!r} is not valid {suffix[1:].upper()}: {e}") from e
         if isinstance(data, dict):
             data.setdefault("name", path.stem)
     if not isinstance(data, dict):
@@ -524,9 +516,7 @@ def get_taxonomy(name: str = "default") -> Taxonomy:
         ConfigurationError: Unknown name.
     """
     if name == "default":
-        return Taxonomy(
-            name="default", domains={d: TaxonomyDomain.model_validate(v) for d, v in _BUILTIN.items()}
-        )
+        return Taxonomy(name="default", domains={d: TaxonomyDomain.model_validate(v) for d, v in _BUILTIN.items()})
     if name not in _BUILTIN:
         raise ConfigurationError(
             f"unknown taxonomy {name!r}; built-in taxonomies are {builtin_taxonomies()}. "

@@ -115,9 +115,7 @@ class _RecordingChatModel(BaseChatModel):
         self._calls.append(list(messages))
         return len(self._calls) - 1
 
-    def _result(
-        self, reply: Reply, messages: list[BaseMessage], index: int, kwargs: Mapping[str, Any]
-    ) -> ChatResult:
+    def _result(self, reply: Reply, messages: list[BaseMessage], index: int, kwargs: Mapping[str, Any]) -> ChatResult:
         if isinstance(reply, AIMessage):
             message = reply.model_copy()  # the base class sets ids on the message: keep the script intact
         else:
@@ -188,8 +186,7 @@ class _RecordingChatModel(BaseChatModel):
             return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
         if method not in ("json_mode", "json_schema"):
             raise ConfigurationError(
-                f"unknown structured output method {method!r}; use 'function_calling', 'json_mode' "
-                "or 'json_schema'"
+                f"unknown structured output method {method!r}; use 'function_calling', 'json_mode' or 'json_schema'"
             )
         kwargs.pop("strict", None)
         if kwargs:
@@ -214,9 +211,7 @@ class _RecordingChatModel(BaseChatModel):
         if not include_raw:
             return llm | parser
         # The same composition langchain-core and ChatOpenAI use, so the result has the same shape.
-        parser_assign = RunnablePassthrough.assign(
-            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
-        )
+        parser_assign = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
         parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
         parser_with_fallback = parser_assign.with_fallbacks([parser_none], exception_key="parsing_error")
         return RunnableMap(raw=llm) | parser_with_fallback
@@ -505,15 +500,11 @@ def _parse_tool_choice(tool_choice: object, names: Sequence[str]) -> tuple[bool,
         function = tool_choice.get("function")
         name = function.get("name") if isinstance(function, Mapping) else tool_choice.get("name")
     if not isinstance(name, str) or name not in names:
-        raise ConfigurationError(
-            f"tool_choice {tool_choice!r} does not name a bound tool; bound tools: {list(names)}"
-        )
+        raise ConfigurationError(f"tool_choice {tool_choice!r} does not name a bound tool; bound tools: {list(names)}")
     return True, name
 
 
-def _text_to_message(
-    text: str, tools: Sequence[Mapping[str, Any]], tool_choice: object, index: int
-) -> AIMessage:
+def _text_to_message(text: str, tools: Sequence[Mapping[str, Any]], tool_choice: object, index: int) -> AIMessage:
     """Shape a reply string the way a tool-calling model would answer with the given tools bound."""
     names = [tool["function"]["name"] for tool in tools]
     if not names or tool_choice == "none":
@@ -583,9 +574,7 @@ def _format_prompt(messages: Sequence[BaseMessage], limit: int = 500) -> str:
 
 def _check_reply(reply: object) -> Reply:
     if not isinstance(reply, str | AIMessage):
-        raise TypeError(
-            f"the reply function of FunctionChatModel must return a str or AIMessage, got {reply!r}"
-        )
+        raise TypeError(f"the reply function of FunctionChatModel must return a str or AIMessage, got {reply!r}")
     return reply
 
 

@@ -281,9 +281,7 @@ def test_graph_topology_snapshot(name: str) -> None:
     path = SNAPSHOTS / f"{name}.mmd"
     if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
         if os.environ.get("CI"):
-            pytest.fail(
-                f"snapshot {path.name} is missing; run the tests with UPDATE_SNAPSHOTS=1 and commit it"
-            )
+            pytest.fail(f"snapshot {path.name} is missing; run the tests with UPDATE_SNAPSHOTS=1 and commit it")
         path.parent.mkdir(exist_ok=True)
         path.write_text(mermaid)
     assert mermaid == path.read_text(), f"graph topology changed; if intended, UPDATE_SNAPSHOTS=1 ({path})"

@@ -74,9 +74,7 @@ def test_server_config_shape() -> None:
     specs = [
         (ModelSpec(alias="small", model="s"), Path("/m/s.gguf")),
         (
-            ModelSpec(
-                alias="coder", model="c", n_ctx=4096, n_threads=1, chat_format="chatml", settings={"seed": 7}
-            ),
+            ModelSpec(alias="coder", model="c", n_ctx=4096, n_threads=1, chat_format="chatml", settings={"seed": 7}),
             Path("/m/c.gguf"),
         ),
     ]
@@ -113,9 +111,7 @@ def test_server_config_is_accepted_by_llama_cpp() -> None:
     # llama-cpp-python is part of the local extra: the config must validate against its own schema.
     # Checked in a child process so this test process does not load llama.cpp's native library.
     config_json = json.dumps(
-        server_config(
-            [(ModelSpec(alias="a", model="a", settings={"n_batch": 256}), Path("/m/a.gguf"))], port=9000
-        )
+        server_config([(ModelSpec(alias="a", model="a", settings={"n_batch": 256}), Path("/m/a.gguf"))], port=9000)
     )
     code = (
         "import json, sys\n"

@@ -139,9 +139,7 @@ def test_context_manager_and_restart(fake_llama: Path, tmp_path: Path) -> None:
     assert "mode=serve" in log.read_text()
 
 
-def test_a_server_that_exits_reports_its_log(
-    fake_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_server_that_exits_reports_its_log(fake_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_LLAMA_MODE", "exit")
     server = _server(tmp_path, fake_llama)
     with pytest.raises(ServerStartError, match="exited with code 3") as caught:
@@ -175,9 +173,7 @@ def test_a_port_taken_before_the_server_binds_it_is_retried(
     assert counter.read_text() == "xxx"
 
 
-def test_an_explicit_port_is_not_retried(
-    fake_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_explicit_port_is_not_retried(fake_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     counter = tmp_path / "attempts"
     monkeypatch.setenv("FAKE_LLAMA_MODE", "addr")
     monkeypatch.setenv("FAKE_LLAMA_COUNTER", str(counter))

@@ -211,9 +211,7 @@ def test_near_duplicate_merges_but_distinct_or_other_category_does_not(store: Ba
     assert (out.action, out.id) == ("merged", "a")
     assert out.similarity is not None
     assert 0.75 <= out.similarity <= 1.0
-    other = bank.add(
-        make("checking a candidate solution", "substituting it back", "trusting algebra", id="c")
-    )
+    other = bank.add(make("checking a candidate solution", "substituting it back", "trusting algebra", id="c"))
     elsewhere = bank.add(
         make(
             "solving linear equations with fractions",
@@ -443,9 +441,7 @@ TOPICAL = {
 )
 def test_bm25_ranks_by_relevance(store: BaseStore, question: str, expected_top: str) -> None:
     bank = MemoryBank(store)
-    bank.add_many(
-        [make(w, e, "guessing", id=key, minute=i) for i, (key, (w, e)) in enumerate(TOPICAL.items())]
-    )
+    bank.add_many([make(w, e, "guessing", id=key, minute=i) for i, (key, (w, e)) in enumerate(TOPICAL.items())])
     hits = bank.query(LINEAR, question, k=5)
     assert hits[0].constraint.id == expected_top
     assert hits[0].score_kind == "bm25"
@@ -482,9 +478,7 @@ def test_query_filters_by_model_and_family_of_origin(store: BaseStore) -> None:
 
 def test_query_can_exclude_candidates(store: BaseStore) -> None:
     bank = MemoryBank(store)
-    bank.add_many(
-        [make(TOPICS[0], id="cand"), make(TOPICS[1], id="val"), make(TOPICS[1], id="v2", task="t2")]
-    )
+    bank.add_many([make(TOPICS[0], id="cand"), make(TOPICS[1], id="val"), make(TOPICS[1], id="v2", task="t2")])
     assert sorted(hit_ids(bank.query(LINEAR, "x", include_candidates=False))) == ["val"]
     assert sorted(hit_ids(bank.query(LINEAR, "x", statuses=["candidate"]))) == ["cand"]
     with pytest.raises(ConfigurationError, match="at least one"):
@@ -539,9 +533,7 @@ def test_import_reports_the_bad_line(store: BaseStore, tmp_path: Path) -> None:
 def test_id_reused_in_another_category_is_rejected(store: BaseStore) -> None:
     bank = MemoryBank(store)
     bank.add(make("solving a linear equation", id="same"))
-    with pytest.raises(
-        ConfigurationError, match=r"'same' already exists under category 'math/algebra/linear_eq"
-    ):
+    with pytest.raises(ConfigurationError, match=r"'same' already exists under category 'math/algebra/linear_eq"):
         bank.add(make("labelling a triangle", path=TRIANGLES, id="same"))
 
 
@@ -620,9 +612,7 @@ async def test_async_results_equal_sync_results(store_factory: StoreFactory, tmp
     assert await async_bank.aadd_many(batch) == sync_bank.add_many(batch)
     extra = make("clearing fractions in an equation", "multiplying by the common denominator", "x", id="e")
     assert await async_bank.aadd(extra) == sync_bank.add(extra)
-    assert await async_bank.arecord_outcome(["word"], "m", True) == sync_bank.record_outcome(
-        ["word"], "m", True
-    )
+    assert await async_bank.arecord_outcome(["word"], "m", True) == sync_bank.record_outcome(["word"], "m", True)
     question = "Word problem about ages: Ann is twice as old as Tom."
     assert await async_bank.aquery(LINEAR, question, k=4) == sync_bank.query(LINEAR, question, k=4)
     assert await async_bank.aget("word") == sync_bank.get("word")
@@ -635,10 +625,6 @@ async def test_async_results_equal_sync_results(store_factory: StoreFactory, tmp
         statuses=["archived"]
     )
     assert await async_bank.astats() == sync_bank.stats()
-    assert await async_bank.aexport_jsonl(tmp_path / "a.jsonl") == sync_bank.export_jsonl(
-        tmp_path / "s.jsonl"
-    )
+    assert await async_bank.aexport_jsonl(tmp_path / "a.jsonl") == sync_bank.export_jsonl(tmp_path / "s.jsonl")
     assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "s.jsonl").read_text()
-    assert await async_bank.aimport_jsonl(tmp_path / "s.jsonl") == sync_bank.import_jsonl(
-        tmp_path / "a.jsonl"
-    )
+    assert await async_bank.aimport_jsonl(tmp_path / "s.jsonl") == sync_bank.import_jsonl(tmp_path / "a.jsonl")

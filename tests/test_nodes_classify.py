@@ -18,9 +18,7 @@ from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
 
 Call = Callable[[Runnable[Any, Any], dict[str, Any]], dict[str, Any]]
 
-MODULAR = Task(
-    id="m1", domain="math", question="What is the remainder when 2^100 is divided by 7 (modulo 7)?"
-)
+MODULAR = Task(id="m1", domain="math", question="What is the remainder when 2^100 is divided by 7 (modulo 7)?")
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -94,17 +92,13 @@ def test_prose_around_valid_json_is_repaired_not_a_fallback(call: Call) -> None:
         pytest.param('I would say {"category": "calculus"} honestly', "'calculus' is not in", id="prose"),
         pytest.param('{"category": "calculus", "subcategory": "limits"}', "'calculus'", id="wrong-enum"),
         pytest.param("", "the reply is empty", id="empty"),
-        pytest.param(
-            AIMessage(content="It is number theory."), "without the structured output", id="no-tool"
-        ),
+        pytest.param(AIMessage(content="It is number theory."), "without the structured output", id="no-tool"),
         pytest.param(AIMessage(content=""), "the reply is empty", id="empty-message"),
         pytest.param("[1, 2, 3]", "no JSON object", id="json-list"),
         pytest.param('{"label": "algebra"}', "category: Field required", id="wrong-field"),
     ],
 )
-def test_unusable_reply_falls_back_with_a_reason(
-    call: Call, reply: str | AIMessage, reason_part: str
-) -> None:
+def test_unusable_reply_falls_back_with_a_reason(call: Call, reply: str | AIMessage, reason_part: str) -> None:
     model = ScriptedChatModel([reply], model_name="tiny")
     update = call(create_classifier_node(model, "math"), {"task": MODULAR})
     c = update["classification"]

@@ -20,9 +20,7 @@ from memcollab_langgraph.schema import CategoryPath, Task, Trajectory
 from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
 
 RATES = CategoryPath(domain="math", category="prealgebra", subcategory="rates")
-TASK = Task(
-    id="gsm-7", domain="math", question="Janet sells 16 eggs at $3 each. How much does she earn?", answer="48"
-)
+TASK = Task(id="gsm-7", domain="math", question="Janet sells 16 eggs at $3 each. How much does she earn?", answer="48")
 BIG = Agent(name="big", model=ScriptedChatModel([]), family="qwen", strength=3)
 MID = Agent(name="mid", model=ScriptedChatModel([]), family="llama", strength=2)
 SMALL = Agent(name="small", model=ScriptedChatModel([]), family="qwen", strength=1)
@@ -51,12 +49,8 @@ def _draft(
     return {"when": when, "enforce": enforce, "avoid": avoid, "category": category, "subcategory": sub}
 
 
-GOOD_DRAFT = _draft(
-    "a price is given per item", "multiply the unit price by the count", "adding price and count"
-)
-OTHER_DRAFT = _draft(
-    "a quantity is sold", "track units through each step", "mixing totals with per-unit values"
-)
+GOOD_DRAFT = _draft("a price is given per item", "multiply the unit price by the count", "adding price and count")
+OTHER_DRAFT = _draft("a quantity is sold", "track units through each step", "mixing totals with per-unit values")
 
 
 def _reply(*drafts: dict[str, Any]) -> str:
@@ -82,9 +76,7 @@ STRENGTH = {a.name: a.strength for a in AGENTS}
 
 
 def test_one_correct_is_preferred_even_from_the_weakest_agent() -> None:
-    p = choose_preference(
-        [_traj(BIG, "45", False), _traj(SMALL, "48", True), _traj(MID, "19", False)], STRENGTH
-    )
+    p = choose_preference([_traj(BIG, "45", False), _traj(SMALL, "48", True), _traj(MID, "19", False)], STRENGTH)
     assert p.rule == "one_correct"
     assert p.preferred is not None
     assert p.preferred.agent.name == "small"
@@ -124,9 +116,7 @@ def test_unverified_or_unranked_trajectories_are_configuration_errors() -> None:
 # --- contrastive distillation ----------------------------------------------------------------------
 
 
-def test_contrastive_distillation_stores_constraints_with_full_provenance(
-    store: BaseStore, mode: str
-) -> None:
+def test_contrastive_distillation_stores_constraints_with_full_provenance(store: BaseStore, mode: str) -> None:
     trajs = [_traj(BIG, "19", False), _traj(MID, "45", False), _traj(SMALL, "48", True)]
 
     def reply(messages: list[BaseMessage]) -> str:
@@ -162,9 +152,7 @@ def test_contrastive_distillation_stores_constraints_with_full_provenance(
 
 def test_skipped_distillation_makes_no_call(store: BaseStore, mode: str) -> None:
     node = create_distiller_node(ScriptedChatModel([]), agents=AGENTS, taxonomy="math")
-    out = _run(
-        node, store, {"task": TASK, "trajectories": [_traj(BIG, "48", True), _traj(SMALL, "48", True)]}, mode
-    )
+    out = _run(node, store, {"task": TASK, "trajectories": [_traj(BIG, "48", True), _traj(SMALL, "48", True)]}, mode)
     [report] = out["distillations"]
     assert report.skipped
     assert report.rule == "all_correct_identical"
@@ -193,9 +181,7 @@ def test_one_agent_is_not_a_contrast(store: BaseStore, mode: str) -> None:
         ),
         pytest.param(json.dumps([GOOD_DRAFT]), "repaired", "JSON repair", 1, id="bare-list"),
         pytest.param("", "failed", "the reply is empty", 0, id="empty"),
-        pytest.param(
-            AIMessage(content="Nothing to learn."), "failed", "no JSON object", 0, id="prose-no-json"
-        ),
+        pytest.param(AIMessage(content="Nothing to learn."), "failed", "no JSON object", 0, id="prose-no-json"),
         pytest.param('{"constraints": [{"when": "x"}]}', "failed", "Field required", 0, id="missing-fields"),
     ],
 )
@@ -203,9 +189,7 @@ def test_malformed_distiller_output_is_repaired_or_rejected_with_a_reason(
     store: BaseStore, mode: str, reply: str | AIMessage, mode_: str, reason_part: str, stored: int
 ) -> None:
     node = create_distiller_node(ScriptedChatModel([reply]), agents=AGENTS, taxonomy="math")
-    out = _run(
-        node, store, {"task": TASK, "trajectories": [_traj(BIG, "45", False), _traj(SMALL, "48", True)]}, mode
-    )
+    out = _run(node, store, {"task": TASK, "trajectories": [_traj(BIG, "45", False), _traj(SMALL, "48", True)]}, mode)
     [report] = out["distillations"]
     assert report.parse_mode == mode_
     assert report.reason is not None
@@ -220,9 +204,7 @@ def test_drafts_are_checked_one_by_one(store: BaseStore, mode: str) -> None:
     drafts = [
         _draft("selling 16 eggs", "multiply 16 by the price", "adding"),  # copies a number
         _draft("Janet sells things", "multiply price by count", "adding them"),  # copies a name
-        _draft(
-            "a price is given", "multiply price by count", "adding", category="calculus", sub=None
-        ),  # fallback
+        _draft("a price is given", "multiply price by count", "adding", category="calculus", sub=None),  # fallback
         _draft("a rate is given", "", "guessing"),  # empty field
         GOOD_DRAFT,  # beyond k=3 (checked in order)
     ]
@@ -259,16 +241,10 @@ def test_code_identifiers_are_not_copied(store: BaseStore, mode: str) -> None:
         answer="def remove_Occ(s, ch):\n    return s.replace(ch, '')",
         correct=False,
     )
-    b = Trajectory(
-        task_id=task.id, agent=SMALL.ref, answer="def remove_Occ(s, ch):\n    i = s.find(ch)", correct=True
-    )
+    b = Trajectory(task_id=task.id, agent=SMALL.ref, answer="def remove_Occ(s, ch):\n    i = s.find(ch)", correct=True)
     drafts = [
-        _draft(
-            "removing characters", "call remove_Occ carefully", "x", category="strings", sub="manipulation"
-        ),
-        _draft(
-            "removing characters", "use `s.replace(ch, '')` once", "y", category="strings", sub="manipulation"
-        ),
+        _draft("removing characters", "call remove_Occ carefully", "x", category="strings", sub="manipulation"),
+        _draft("removing characters", "use `s.replace(ch, '')` once", "y", category="strings", sub="manipulation"),
         _draft(
             "removing occurrences",
             "remove only the first and last match",
@@ -303,9 +279,7 @@ def test_single_trajectory_baselines(store: BaseStore, mode: str, method: str) -
 
 
 def test_self_contrast_contrasts_one_agents_samples(store: BaseStore, mode: str) -> None:
-    node = create_distiller_node(
-        ScriptedChatModel([_reply(GOOD_DRAFT)]), method="self_contrast", taxonomy="math"
-    )
+    node = create_distiller_node(ScriptedChatModel([_reply(GOOD_DRAFT)]), method="self_contrast", taxonomy="math")
     trajs = [_traj(SMALL, "45", False, sample=0), _traj(SMALL, "48", True, sample=1)]
     [report] = _run(node, store, {"task": TASK, "trajectories": trajs}, mode)["distillations"]
     assert report.rule == "one_correct"

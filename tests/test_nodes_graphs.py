@@ -70,9 +70,7 @@ def _seed(store: BaseStore) -> list[Constraint]:
     return items
 
 
-def test_solve_with_memory_graph_puts_retrieved_constraints_in_the_solver_prompt(
-    store: BaseStore, mode: str
-) -> None:
+def test_solve_with_memory_graph_puts_retrieved_constraints_in_the_solver_prompt(store: BaseStore, mode: str) -> None:
     seeded = _seed(store)
 
     def solve(messages: list[BaseMessage]) -> str:
@@ -82,9 +80,7 @@ def test_solve_with_memory_graph_puts_retrieved_constraints_in_the_solver_prompt
         return "25 percent of 40 is 10, so the answer is \\boxed{30}."
 
     solver = FunctionChatModel(solve, model_name="small-model")
-    classifier = ScriptedChatModel(
-        ['{"category": "prealgebra", "subcategory": "percentages"}'], model_name="cheap"
-    )
+    classifier = ScriptedChatModel(['{"category": "prealgebra", "subcategory": "percentages"}'], model_name="cheap")
     agent = Agent(name="small", model=solver, family="llama")
     graph = (
         StateGraph(SolveState)

@@ -34,15 +34,11 @@ def test_structured_value_wins() -> None:
 
 
 def test_dict_parsed_value_is_validated() -> None:
-    assert parse_structured(_result(AIMessage(content=""), {"category": "b"}), Label).value == Label(
-        category="b"
-    )
+    assert parse_structured(_result(AIMessage(content=""), {"category": "b"}), Label).value == Label(category="b")
 
 
 def test_invalid_tool_call_arguments_are_repaired() -> None:
-    raw = AIMessage(
-        content="", invalid_tool_calls=[invalid_tool_call(name="Label", args='{"category": "c', id="1")]
-    )
+    raw = AIMessage(content="", invalid_tool_calls=[invalid_tool_call(name="Label", args='{"category": "c', id="1")])
     parsed = parse_structured(_result(raw, error=ValueError("bad json")), Label)
     assert parsed.value == Label(category="c")
     assert parsed.mode == "repaired"
@@ -85,9 +81,7 @@ def test_real_fake_model_results_parse() -> None:
 
 def test_raw_text_prefers_content_then_tool_arguments() -> None:
     assert raw_text(AIMessage(content="hi")) == "hi"
-    assert (
-        raw_text(AIMessage(content="", tool_calls=[{"name": "t", "args": {"a": 1}, "id": "1"}])) == '{"a": 1}'
-    )
+    assert raw_text(AIMessage(content="", tool_calls=[{"name": "t", "args": {"a": 1}, "id": "1"}])) == '{"a": 1}'
     assert raw_text(None) == ""
 
 
@@ -103,28 +97,20 @@ def test_abstraction_check_accepts_general_advice_and_small_numbers() -> None:
         is None
     )
     assert task_specific_reason("When there are 12 apples, enforce care; avoid haste.", source) is not None
-    assert task_specific_reason(
-        "When a person like Tom gives items away, enforce care; avoid haste.", source
-    ) == ("copies task-specific name(s) ['Tom']")
+    assert task_specific_reason("When a person like Tom gives items away, enforce care; avoid haste.", source) == (
+        "copies task-specific name(s) ['Tom']"
+    )
 
 
 def test_abstraction_check_finds_numbers_in_trajectories_and_code_fragments() -> None:
     task = Task(id="c", domain="code", question="sum list", tests=["assert total([1, 2]) == 3"])
-    traj = Trajectory(
-        task_id="c", agent=AgentRef(name="a", model="m"), answer="def total(xs):\n    return sum(xs) + 7"
-    )
+    traj = Trajectory(task_id="c", agent=AgentRef(name="a", model="m"), answer="def total(xs):\n    return sum(xs) + 7")
     source = source_material(task, [traj])
     assert "7" in source.numbers
     assert "total" in source.identifiers
-    assert "number(s) ['7']" in (
-        task_specific_reason("When summing, enforce adding 7; avoid x.", source) or ""
-    )
-    assert "code" in (
-        task_specific_reason("When summing, enforce return sum(xs) + only; avoid x.", source) or ""
-    )
-    assert "identifier" in (
-        task_specific_reason("When summing, enforce calling total( once; avoid x.", source) or ""
-    )
+    assert "number(s) ['7']" in (task_specific_reason("When summing, enforce adding 7; avoid x.", source) or "")
+    assert "code" in (task_specific_reason("When summing, enforce return sum(xs) + only; avoid x.", source) or "")
+    assert "identifier" in (task_specific_reason("When summing, enforce calling total( once; avoid x.", source) or "")
     assert task_specific_reason("When summing, enforce using sum(); avoid manual loops.", source) is None
 
 

@@ -31,12 +31,8 @@ def _constraint(when: str, enforce: str, avoid: str, path: CategoryPath, agent: 
 
 def _seed(store: BaseStore) -> list[Constraint]:
     items = [
-        _constraint(
-            "factoring a quadratic", "check both roots by substitution", "dropping a root", QUADRATICS, QWEN
-        ),
-        _constraint(
-            "using the quadratic formula", "compute the discriminant first", "sign slips", QUADRATICS, LLAMA
-        ),
+        _constraint("factoring a quadratic", "check both roots by substitution", "dropping a root", QUADRATICS, QWEN),
+        _constraint("using the quadratic formula", "compute the discriminant first", "sign slips", QUADRATICS, LLAMA),
         _constraint("isolating a variable", "apply operations to both sides", "moving terms", ALGEBRA, QWEN),
         _constraint("simplifying radicals", "factor out perfect squares", "adding radicands", ALGEBRA, LLAMA),
     ]
@@ -59,9 +55,7 @@ def _run(graph: Any, state: dict[str, Any], mode: str) -> dict[str, Any]:
     return asyncio.run(graph.ainvoke(state))
 
 
-def test_hits_come_from_the_injected_store_with_score_level_and_provenance(
-    store: BaseStore, mode: str
-) -> None:
+def test_hits_come_from_the_injected_store_with_score_level_and_provenance(store: BaseStore, mode: str) -> None:
     _seed(store)
     out = _run(
         _graph(create_retriever_node(k=3, taxonomy="math"), store),
@@ -106,9 +100,7 @@ def test_candidates_can_be_excluded(store: BaseStore, mode: str) -> None:
     items = _seed(store)
     bank = MemoryBank(store, taxonomy="math")
     twin = items[0].model_copy(update={"id": "twin"})
-    twin = twin.model_copy(
-        update={"provenance": Provenance(source_task_ids=["other"], preferred_agents=[LLAMA])}
-    )
+    twin = twin.model_copy(update={"provenance": Provenance(source_task_ids=["other"], preferred_agents=[LLAMA])})
     assert bank.add(twin).status == "validated"  # merged: supported by two tasks
     node = create_retriever_node(k=3, include_candidates=False)
     out = _run(_graph(node, store), {"task": TASK, "category": QUADRATICS}, mode)

@@ -49,9 +49,7 @@ def _agent(model: ScriptedChatModel | FunctionChatModel, name: str = "small") ->
 def _hit(when: str, enforce: str, avoid: str) -> MemoryHit:
     path = CategoryPath(domain="math", category="prealgebra")
     c = Constraint(when=when, enforce=enforce, avoid=avoid, category=path)
-    return MemoryHit(
-        constraint=c, score=1.0, score_kind="bm25", level="exact", filter_path=path, namespace=("x",)
-    )
+    return MemoryHit(constraint=c, score=1.0, score_kind="bm25", level="exact", filter_path=path, namespace=("x",))
 
 
 def test_single_turn_math_records_a_full_trajectory(call: Call) -> None:
@@ -172,9 +170,7 @@ def test_code_without_visible_tests_stops_at_the_first_program(call: Call) -> No
         pytest.param("```python\ndef add(a, b):\n    return (", None, id="truncated-code"),
     ],
 )
-def test_malformed_code_replies_are_recorded_not_fatal(
-    call: Call, first: str | AIMessage, issue: str | None
-) -> None:
+def test_malformed_code_replies_are_recorded_not_fatal(call: Call, first: str | AIMessage, issue: str | None) -> None:
     model = ScriptedChatModel([first, GOOD])
     update = call(create_solver_node(_agent(model)), {"task": CODE})
     t = update["trajectory"]

@@ -65,9 +65,7 @@ def test_already_judged_trajectories_are_skipped_unless_reverify(call: Call) -> 
 
 
 def test_in_a_build_graph_judged_copies_replace_the_unjudged(call: Call) -> None:
-    graph = (
-        StateGraph(BuildState).add_node("verify", create_verifier_node()).add_edge(START, "verify").compile()
-    )
+    graph = StateGraph(BuildState).add_node("verify", create_verifier_node()).add_edge(START, "verify").compile()
     state = {"task": MATH, "trajectories": [_traj(MATH, A, "1.5"), _traj(MATH, B, "7")]}
     out = call(graph, state)
     assert [(t.agent.name, t.correct) for t in out["trajectories"]] == [("a", True), ("b", False)]

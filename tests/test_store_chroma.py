@@ -66,9 +66,7 @@ def test_path_mode_persists_across_processes(tmp_path: Path) -> None:
 
 
 def test_reopening_with_other_dims_is_a_clear_error(tmp_path: Path) -> None:
-    ChromaStore(path=tmp_path, index={"dims": 8, "embed": FakeEmbeddings(size=8)}).put(
-        ("a",), "k", {"x": "y"}
-    )
+    ChromaStore(path=tmp_path, index={"dims": 8, "embed": FakeEmbeddings(size=8)}).put(("a",), "k", {"x": "y"})
     other = ChromaStore(path=tmp_path, index={"dims": 16, "embed": FakeEmbeddings(size=16)})
     with pytest.raises(ConfigurationError, match=r"8-dimensional.*index\['dims'\] is 16"):
         other.get(("a",), "k")
@@ -273,9 +271,7 @@ def test_two_processes_write_concurrently_through_a_chroma_server(chroma_server:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
         assert out.strip() == "done"
-    store = ChromaStore(
-        client=chromadb.HttpClient(host="127.0.0.1", port=chroma_server), collection_name="shared"
-    )
+    store = ChromaStore(client=chromadb.HttpClient(host="127.0.0.1", port=chroma_server), collection_name="shared")
     assert ChromaStore(url=f"http://127.0.0.1:{chroma_server}", collection_name="shared").get(
         ("team", "alpha"), "alpha-0"
     ).value == {"writer": "alpha", "i": 0, "shared": {"n": 0}}

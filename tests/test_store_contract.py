@@ -221,9 +221,7 @@ async def test_batch_semantics(store: BaseStore, mode: str) -> None:
 
 
 @pytest.mark.parametrize("bad", [("a.b",), ("a", ""), ("a", 1)])
-async def test_invalid_namespaces_are_rejected_before_any_write(
-    store: BaseStore, bad: tuple[Any, ...]
-) -> None:
+async def test_invalid_namespaces_are_rejected_before_any_write(store: BaseStore, bad: tuple[Any, ...]) -> None:
     if is_oracle(store):
         pytest.skip("InMemoryStore.batch does not validate raw ops (SqliteStore's suite requires it)")
     store.put(("a", "b"), "k", {"original": True})
@@ -330,9 +328,7 @@ def test_random_operations_agree_with_in_memory_store(store_factory: StoreFactor
             prefix, filter, limit, offset = args
             got = store.search(prefix, filter=filter, limit=limit, offset=offset)
             want = oracle.search(prefix, filter=filter, limit=limit, offset=offset)
-            assert [(i.namespace, i.key, i.value) for i in got] == [
-                (i.namespace, i.key, i.value) for i in want
-            ]
+            assert [(i.namespace, i.key, i.value) for i in got] == [(i.namespace, i.key, i.value) for i in want]
         else:
             getattr(store, name)(*args)
             getattr(oracle, name)(*args)

@@ -76,9 +76,7 @@ def test_unknown_builtin_name_lists_the_choices() -> None:
 
 def test_validate_path_names_the_bad_segment_and_a_suggestion() -> None:
     tax = get_taxonomy("math")
-    with pytest.raises(
-        ConfigurationError, match=r"unknown subcategory 'quadratic'.*did you mean 'quadratics'"
-    ):
+    with pytest.raises(ConfigurationError, match=r"unknown subcategory 'quadratic'.*did you mean 'quadratics'"):
         tax.validate_path(CategoryPath(domain="math", category="algebra", subcategory="quadratic"))
     with pytest.raises(ConfigurationError, match=r"unknown category 'calculus'"):
         tax.validate_path(CategoryPath(domain="math", category="calculus"))
@@ -129,9 +127,7 @@ def test_render_lists_categories_with_descriptions_for_one_domain() -> None:
         ("Trigonometry", None, "math/precalculus/trigonometry"),
     ],
 )
-def test_resolve_is_lenient_but_returns_none_when_unknown(
-    label: str, domain: str | None, expected: str | None
-) -> None:
+def test_resolve_is_lenient_but_returns_none_when_unknown(label: str, domain: str | None, expected: str | None) -> None:
     got = get_taxonomy("default").resolve(label, domain)
     assert (str(got) if got else None) == expected
 

@@ -215,9 +215,7 @@ def test_function_model_rejects_a_bad_return_value() -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
-def test_structured_output_parses_json_replies(
-    method: StructuredOutputMethod | None, use_async: bool
-) -> None:
+def test_structured_output_parses_json_replies(method: StructuredOutputMethod | None, use_async: bool) -> None:
     model = ScriptedChatModel(['{"value": 4, "reason": "2 + 2"}'])
     structured = model.with_structured_output(Answer, method=method)
 
@@ -235,9 +233,7 @@ def test_structured_output_include_raw_reports_junk_as_parsing_error(
     structured = model.with_structured_output(Answer, include_raw=True, method=method)
 
     def run(prompt: str) -> dict[str, Any]:
-        return _raw_result(
-            asyncio.run(structured.ainvoke(prompt)) if use_async else structured.invoke(prompt)
-        )
+        return _raw_result(asyncio.run(structured.ainvoke(prompt)) if use_async else structured.invoke(prompt))
 
     bad = run("first")
     assert set(bad) == {"raw", "parsed", "parsing_error"}
@@ -382,9 +378,7 @@ def _graph(
         return {"draft": (await model.ainvoke([HumanMessage(state["question"])])).text}
 
     def answer(state: _State) -> _State:
-        return {
-            "answer": _raw_result(structured.invoke([HumanMessage(f"Format: {state['draft']}")]))["parsed"]
-        }
+        return {"answer": _raw_result(structured.invoke([HumanMessage(f"Format: {state['draft']}")]))["parsed"]}
 
     async def aanswer(state: _State) -> _State:
         result = await structured.ainvoke([HumanMessage(f"Format: {state['draft']}")])

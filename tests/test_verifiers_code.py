@@ -100,9 +100,7 @@ HUMANEVAL = Task(
     domain="code",
     question="def inc(x):\n    '''Return x + 1.'''\n",
     entry_point="inc",
-    test_setup=(
-        "METADATA = {}\n\ndef check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n"
-    ),
+    test_setup=("METADATA = {}\n\ndef check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n"),
 )
 
 

@@ -95,8 +95,7 @@ def create_build_graph(
     team = list(agents_by_name(agents).values())
     if method in ("self", "naive_transfer") and source_agent is None and len(team) > 1:
         raise ConfigurationError(
-            f"method={method!r} distills one agent's trajectories: pass source_agent= one of "
-            f"{[a.name for a in team]}"
+            f"method={method!r} distills one agent's trajectories: pass source_agent= one of {[a.name for a in team]}"
         )
     chosen = distiller if distiller is not None else strongest(team)
     distill_model = chosen.model if isinstance(chosen, Agent) else chosen

@@ -24,9 +24,7 @@ from memcollab_langgraph.taxonomy import Taxonomy, get_taxonomy
 
 __all__ = ["MEMORY_PREAMBLE", "create_memory_hook"]
 
-MEMORY_PREAMBLE = (
-    "Constraints distilled from how several models solved similar tasks. Follow them where they apply:"
-)
+MEMORY_PREAMBLE = "Constraints distilled from how several models solved similar tasks. Follow them where they apply:"
 
 
 def _last_human_text(messages: list[AnyMessage]) -> str | None:
@@ -91,9 +89,7 @@ def create_memory_hook(
     """
     tax = get_taxonomy(taxonomy) if isinstance(taxonomy, str) else taxonomy
     if domain not in tax.domains:
-        raise ConfigurationError(
-            f"domain {domain!r} is not in the taxonomy; choose one of {sorted(tax.domains)}"
-        )
+        raise ConfigurationError(f"domain {domain!r} is not in the taxonomy; choose one of {sorted(tax.domains)}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigurationError(f"k must be a positive int, got {k!r}")
     return as_node("memory_hook", lambda state: _program(bank_name, tax, domain, k, ranker, state))

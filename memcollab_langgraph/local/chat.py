@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 from langchain_core.language_models import LanguageModelInput
@@ -31,7 +31,23 @@ class LocalEndpoint(Protocol):
 
 
 class _LlamaCppChatOpenAI(ChatOpenAI):
-    """``ChatOpenAI`` that sends ``max_tokens``: llama-cpp-python ignores ``max_completion_tokens``."""
+    """``ChatOpenAI`` adapted to llama-cpp-python's server.
+
+    * It sends ``max_tokens``: the server ignores ``max_completion_tokens``.
+    * Structured output defaults to forced function calling: the server rejects
+      ``response_format={"type": "json_schema"}`` (ChatOpenAI's default method), while a forced tool
+      choice makes it decode with a grammar built from the tool's JSON schema, so even a 135M model
+      returns schema-valid JSON.
+    """
+
+    def with_structured_output(
+        self,
+        schema: Any = None,
+        *,
+        method: Literal["function_calling", "json_mode", "json_schema"] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return super().with_structured_output(schema, method=method or "function_calling", **kwargs)
 
     def _get_request_payload(
         self, input_: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
@@ -84,9 +100,7 @@ def chat_model(
             raise ConfigurationError(f"{server!r} serves no model")
         alias = aliases[0]
     if alias not in aliases:
-        raise ConfigurationError(
-            f"alias {alias!r} is not served at {server.base_url}: pick one of {list(aliases)}"
-        )
+        raise ConfigurationError(f"alias {alias!r} is not served at {server.base_url}: pick one of {list(aliases)}")
     return _LlamaCppChatOpenAI(
         model=alias,
         base_url=server.base_url,
@@ -96,7 +110,6 @@ def chat_model(
         timeout=timeout,
         max_retries=kwargs.pop("max_retries", 1),
         http_client=kwargs.pop("http_client", None) or httpx.Client(trust_env=False, timeout=timeout),
-        http_async_client=kwargs.pop("http_async_client", None)
-        or httpx.AsyncClient(trust_env=False, timeout=timeout),
+        http_async_client=kwargs.pop("http_async_client", None) or httpx.AsyncClient(trust_env=False, timeout=timeout),
         **kwargs,
     )

@@ -122,9 +122,7 @@ def normalize_models(models: ModelsArg) -> tuple[ModelSpec, ...]:
     elif isinstance(models, Sequence):
         items = [_to_spec(model) for model in models]
     else:
-        raise ConfigurationError(
-            f"models={models!r} is not a name, path, ModelSpec, mapping or sequence of them"
-        )
+        raise ConfigurationError(f"models={models!r} is not a name, path, ModelSpec, mapping or sequence of them")
     if not items:
         raise ConfigurationError("no model to serve: pass at least one name, path or ModelSpec")
     seen: set[str] = set()

@@ -216,9 +216,7 @@ def serve_detached(
         return state
 
 
-def read_state(
-    name: str = DEFAULT_SERVER_NAME, *, run_dir: str | os.PathLike[str] | None = None
-) -> ServerState | None:
+def read_state(name: str = DEFAULT_SERVER_NAME, *, run_dir: str | os.PathLike[str] | None = None) -> ServerState | None:
     """The state of the detached server ``name`` if it is running, else ``None``.
 
     A stale state file (process gone, or the pid reused by another program) is deleted.
@@ -296,8 +294,7 @@ def _run_dir(run_dir: str | os.PathLike[str] | None) -> Path:
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigurationError(
-            f"server name {name!r} is invalid: use letters, digits, '_', '.', '-', "
-            "starting with a letter or digit"
+            f"server name {name!r} is invalid: use letters, digits, '_', '.', '-', starting with a letter or digit"
         )
     return name
 

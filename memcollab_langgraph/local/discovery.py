@@ -125,9 +125,7 @@ def bundled_smollm2_path() -> Path | None:
     return None
 
 
-def find_model(
-    name_or_path: str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None
-) -> Path:
+def find_model(name_or_path: str | os.PathLike[str], models_dir: str | os.PathLike[str] | None = None) -> Path:
     """Resolve a model name or path to an existing GGUF file.
 
     Args:

@@ -526,9 +526,9 @@ class _Spawner:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[
-            tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]
-        ] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]] = (
+            queue.SimpleQueue()
+        )
         self._thread: threading.Thread | None = None
 
     def spawn(self, popen: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
@@ -581,8 +581,7 @@ def _check_server_installed() -> None:
     ]
     if missing:
         raise ConfigurationError(
-            f"the llama.cpp server needs {', '.join(missing)}, not installed in {sys.executable}: "
-            f"{_LOCAL_EXTRA_HINT}"
+            f"the llama.cpp server needs {', '.join(missing)}, not installed in {sys.executable}: {_LOCAL_EXTRA_HINT}"
         )
 
 

@@ -86,18 +86,11 @@ class MemoryBank:
                 f"store must be a langgraph BaseStore, got {type(store).__name__}; "
                 "pass e.g. InMemoryStore() or ChromaStore(...)"
             )
-        if (
-            isinstance(budget_per_category, bool)
-            or not isinstance(budget_per_category, int)
-            or budget_per_category < 1
-        ):
-            raise ConfigurationError(
-                f"budget_per_category must be a positive int, got {budget_per_category!r}"
-            )
+        if isinstance(budget_per_category, bool) or not isinstance(budget_per_category, int) or budget_per_category < 1:
+            raise ConfigurationError(f"budget_per_category must be a positive int, got {budget_per_category!r}")
         if not 0.0 < dedup_threshold <= 1.0:
             raise ConfigurationError(
-                f"dedup_threshold must be in (0, 1], got {dedup_threshold!r}; "
-                "use 1.0 to merge exact duplicates only"
+                f"dedup_threshold must be in (0, 1], got {dedup_threshold!r}; use 1.0 to merge exact duplicates only"
             )
         if ranker not in _RANKERS:
             raise ConfigurationError(f"unknown ranker {ranker!r}; use one of {list(_RANKERS)}")
@@ -118,9 +111,7 @@ class MemoryBank:
         self.budget_per_category = budget_per_category
         self.dedup_threshold = dedup_threshold
         self.semantic_dedup_threshold = semantic_dedup_threshold
-        self.ranker: RankerName = (
-            "embedding" if ranker == "embedding" or (ranker == "auto" and has_index) else "bm25"
-        )
+        self.ranker: RankerName = "embedding" if ranker == "embedding" or (ranker == "auto" and has_index) else "bm25"
         """The ranker in effect (``auto`` resolved)."""
 
     def __repr__(self) -> str:
@@ -211,9 +202,7 @@ class MemoryBank:
         min_results: int | None = None,
     ) -> list[MemoryHit]:
         """Async :meth:`query`."""
-        plan = self._query_plan(
-            category, text, k, statuses, models, families, include_candidates, min_results
-        )
+        plan = self._query_plan(category, text, k, statuses, models, families, include_candidates, min_results)
         return await arun(self.store, plan)
 
     def get(self, constraint_id: str) -> Constraint | None:
@@ -265,9 +254,7 @@ class MemoryBank:
         """Async :meth:`archive`."""
         return await arun(self.store, self._archive_plan(constraint_id))
 
-    def record_outcome(
-        self, constraint_ids: Iterable[str], consumer_model: str, success: bool
-    ) -> list[Constraint]:
+    def record_outcome(self, constraint_ids: Iterable[str], consumer_model: str, success: bool) -> list[Constraint]:
         """Count one use of each constraint by ``consumer_model`` and whether the verified answer was right.
 
         Args:
@@ -291,16 +278,12 @@ class MemoryBank:
 
     def export_jsonl(self, target: jsonl.Target, *, include_archived: bool = True) -> int:
         """Write every entry as one JSON record per line to a path or text file; returns the count."""
-        constraints = run(
-            self.store, self._list_plan(None, _statuses_for_export(include_archived), None, None)
-        )
+        constraints = run(self.store, self._list_plan(None, _statuses_for_export(include_archived), None, None))
         return jsonl.write(target, constraints)
 
     async def aexport_jsonl(self, target: jsonl.Target, *, include_archived: bool = True) -> int:
         """Async :meth:`export_jsonl` (the file is written in a worker thread)."""
-        constraints = await arun(
-            self.store, self._list_plan(None, _statuses_for_export(include_archived), None, None)
-        )
+        constraints = await arun(self.store, self._list_plan(None, _statuses_for_export(include_archived), None, None))
         return await asyncio.to_thread(jsonl.write, target, constraints)
 
     def import_jsonl(self, source: jsonl.Source) -> list[AddOutcome]:
@@ -324,9 +307,7 @@ class MemoryBank:
 
     async def astats(self) -> BankStats:
         """Async :meth:`stats`."""
-        return compute_stats(
-            self.name, await arun(self.store, self._list_plan(None, ALL_STATUSES, None, None))
-        )
+        return compute_stats(self.name, await arun(self.store, self._list_plan(None, ALL_STATUSES, None, None)))
 
     # --- plans: the logic, written once --------------------------------------------------------------
 
@@ -349,25 +330,19 @@ class MemoryBank:
             if items
         }
 
-    def _write_plan(
-        self, incoming: list[Constraint], *, supersede_id: str | None = None
-    ) -> Plan[list[AddOutcome]]:
+    def _write_plan(self, incoming: list[Constraint], *, supersede_id: str | None = None) -> Plan[list[AddOutcome]]:
         for c in incoming:
             if not isinstance(c, Constraint):
                 raise ConfigurationError(f"can only add Constraint objects, got {type(c).__name__}: {c!r}")
             self._path(c.category)
         if supersede_id is not None and incoming[0].id == supersede_id:
             incoming = [incoming[0].model_copy(update={"id": uuid.uuid4().hex})]
-        known = yield from self._find_plan(
-            [c.id for c in incoming] + ([supersede_id] if supersede_id else [])
-        )
+        known = yield from self._find_plan([c.id for c in incoming] + ([supersede_id] if supersede_id else []))
         old: Constraint | None = None
         if supersede_id is not None:
             old = known.pop(supersede_id, None)
             if old is None:
-                raise ConfigurationError(
-                    f"cannot supersede {supersede_id!r}: no such constraint in bank {self.name!r}"
-                )
+                raise ConfigurationError(f"cannot supersede {supersede_id!r}: no such constraint in bank {self.name!r}")
             if old.superseded_by is not None:
                 raise ConfigurationError(
                     f"constraint {supersede_id!r} is already superseded by {old.superseded_by!r}; "
@@ -378,8 +353,7 @@ class MemoryBank:
         similar: dict[int, list[tuple[str, float]]] = {}
         if self.semantic_dedup_threshold is not None and live:
             ops: list[Op] = [
-                SearchOp(namespace_of(self.name, c.category), status_filter(ACTIVE), 5, 0, c.text)
-                for c in incoming
+                SearchOp(namespace_of(self.name, c.category), status_filter(ACTIVE), 5, 0, c.text) for c in incoming
             ]
             results = yield ops
             for i, items in enumerate(cast(list[list[SearchItem]], results)):
@@ -387,9 +361,7 @@ class MemoryBank:
         pages = yield from search_all(namespaces, filter=status_filter(ACTIVE))
         ws = WorkingSet(
             bank=self.name,
-            active={
-                ns: [constraint_of(it) for it in items] for ns, items in zip(namespaces, pages, strict=True)
-            },
+            active={ns: [constraint_of(it) for it in items] for ns, items in zip(namespaces, pages, strict=True)},
             known=known,
         )
         if old is not None:
@@ -445,9 +417,7 @@ class MemoryBank:
     def _archive_plan(self, constraint_id: str) -> Plan[Constraint]:
         found = yield from self._find_plan([constraint_id])
         if constraint_id not in found:
-            raise ConfigurationError(
-                f"cannot archive {constraint_id!r}: no such constraint in bank {self.name!r}"
-            )
+            raise ConfigurationError(f"cannot archive {constraint_id!r}: no such constraint in bank {self.name!r}")
         c = found[constraint_id]
         if c.status == "archived":
             return c
@@ -469,18 +439,14 @@ class MemoryBank:
         found = yield from self._find_plan(ids)
         missing = [i for i in ids if i not in found]
         if missing:
-            raise ConfigurationError(
-                f"unknown constraint id(s) {missing} in bank {self.name!r}; nothing was recorded"
-            )
+            raise ConfigurationError(f"unknown constraint id(s) {missing} in bank {self.name!r}; nothing was recorded")
         updated: list[Constraint] = []
         for i in ids:
             c = found[i]
             counter = c.utility.get(consumer_model, UtilityCounter())
             utility = {
                 **c.utility,
-                consumer_model: UtilityCounter(
-                    uses=counter.uses + 1, successes=counter.successes + int(bool(success))
-                ),
+                consumer_model: UtilityCounter(uses=counter.uses + 1, successes=counter.successes + int(bool(success))),
             }
             updated.append(c.model_copy(update={"utility": utility}))
         if updated:

@@ -40,9 +40,7 @@ def merge(existing: Constraint, incoming: Constraint) -> Constraint:
     utility = {m: u.model_copy() for m, u in existing.utility.items()}
     for model, counter in incoming.utility.items():
         mine = utility.setdefault(model, UtilityCounter())
-        utility[model] = UtilityCounter(
-            uses=mine.uses + counter.uses, successes=mine.successes + counter.successes
-        )
+        utility[model] = UtilityCounter(uses=mine.uses + counter.uses, successes=mine.successes + counter.successes)
     status = "validated" if "validated" in (existing.status, incoming.status) else existing.status
     merged = existing.model_copy(
         update={
@@ -119,9 +117,7 @@ def _find_duplicate(
         if e.fingerprint == c.fingerprint:
             return e, 1.0
     mine = tokens(c.text)
-    scored = sorted(
-        ((jaccard(mine, tokens(e.text)), e) for e in active), key=lambda t: (-t[0], -t[1].support, t[1].id)
-    )
+    scored = sorted(((jaccard(mine, tokens(e.text)), e) for e in active), key=lambda t: (-t[0], -t[1].support, t[1].id))
     if scored and scored[0][0] >= threshold:
         return scored[0][1], scored[0][0]
     if similar_threshold is not None:
@@ -217,8 +213,6 @@ def plan_writes(
         final = ws.known.get(d["id"], d.pop("target"))
         d.pop("target", None)
         outcomes.append(
-            AddOutcome(
-                path=final.category, status=final.status, support=final.support, version=final.version, **d
-            )
+            AddOutcome(path=final.category, status=final.status, support=final.support, version=final.version, **d)
         )
     return outcomes

@@ -129,9 +129,7 @@ def query_plan(
     ]
 
 
-def list_plan(
-    prefix: tuple[str, ...], statuses: frozenset[ConstraintStatus], keep: Keep
-) -> Plan[list[Constraint]]:
+def list_plan(prefix: tuple[str, ...], statuses: frozenset[ConstraintStatus], keep: Keep) -> Plan[list[Constraint]]:
     """Every entry under ``prefix`` with one of ``statuses``, sorted by path, then value, then id."""
     [items] = yield from search_all([prefix], filter=status_filter(statuses))
     out = [c for c in map(constraint_of, items) if keep(c)]

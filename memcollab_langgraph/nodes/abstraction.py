@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from memcollab_langgraph.schema import CategoryPath, Constraint, Provenance, Task, Trajectory
 from memcollab_langgraph.taxonomy import Taxonomy
@@ -175,12 +175,18 @@ def task_specific_reason(text: str, source: SourceMaterial) -> str | None:
     return None
 
 
+# Length bounds are stated in the JSON schema sent to the model but not validated here: servers that
+# decode with a grammar built from the schema (llama.cpp) then cannot emit empty or runaway fields,
+# while an empty field from any other model is rejected per constraint (not the whole reply).
+_TEXT: dict[str, JsonValue] = {"minLength": 12, "maxLength": 240}
+
+
 class DraftConstraint(BaseModel):
     """One constraint as the distiller model writes it."""
 
-    when: str = Field(description="The kind of situation, without task-specific details.")
-    enforce: str = Field(description="The reasoning invariant to keep.")
-    avoid: str = Field(description="The violation pattern to avoid.")
+    when: str = Field(description="The kind of situation, without task-specific details.", json_schema_extra=_TEXT)
+    enforce: str = Field(description="The reasoning invariant to keep.", json_schema_extra=_TEXT)
+    avoid: str = Field(description="The violation pattern to avoid.", json_schema_extra=_TEXT)
     category: str = Field(default="", description="A category slug of the taxonomy.")
     subcategory: str | None = Field(default=None, description="A subcategory slug, or null.")
 

@@ -165,20 +165,14 @@ def _program(
         result = Classification(path=label, source="task_label", fell_back=False)
         return {"category": label, "classification": result}
     reply = yield from perform(
-        structured_effect(
-            model, CategoryChoice, classifier_messages(task, taxonomy), method=settings.structured_method
-        )
+        structured_effect(model, CategoryChoice, classifier_messages(task, taxonomy), method=settings.structured_method)
     )
     parsed = parse_structured(reply.result, CategoryChoice)
     path, reason = interpret_choice(parsed, taxonomy, task.domain)
     if path is not None:
-        result = Classification(
-            path=path, source="model", fell_back=False, reason=reason, model=reply.usage.model
-        )
+        result = Classification(path=path, source="model", fell_back=False, reason=reason, model=reply.usage.model)
     else:
-        path, source = deterministic_classify(
-            task, taxonomy, use_task_label=settings.use_task_label != "never"
-        )
+        path, source = deterministic_classify(task, taxonomy, use_task_label=settings.use_task_label != "never")
         result = Classification(
             path=path, source=source, fell_back=True, reason=reason, model=reply.usage.model, raw=parsed.raw
         )

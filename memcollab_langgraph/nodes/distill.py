@@ -95,18 +95,12 @@ class DistillerSettings:
 
     def __post_init__(self) -> None:
         if self.method not in get_args(DistillerMethod):
-            raise ConfigurationError(
-                f"method must be one of {list(get_args(DistillerMethod))}, got {self.method!r}"
-            )
+            raise ConfigurationError(f"method must be one of {list(get_args(DistillerMethod))}, got {self.method!r}")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ConfigurationError(
-                f"k must be a positive int (constraints per distillation), got {self.k!r}"
-            )
+            raise ConfigurationError(f"k must be a positive int (constraints per distillation), got {self.k!r}")
         check_bank_name(self.bank_name)
         if self.identical_threshold is not None and not 0.0 < self.identical_threshold <= 1.0:
-            raise ConfigurationError(
-                f"identical_threshold must be in (0, 1] or None, got {self.identical_threshold!r}"
-            )
+            raise ConfigurationError(f"identical_threshold must be in (0, 1] or None, got {self.identical_threshold!r}")
 
 
 def _single(t: Trajectory) -> Preference:
@@ -176,9 +170,7 @@ def _program(
 ) -> Program[dict[str, Any]]:
     task = read_task(state)
     if task.domain not in taxonomy.domains:
-        raise ConfigurationError(
-            f"task {task.id!r} has domain {task.domain!r}, unknown to taxonomy {taxonomy.name!r}"
-        )
+        raise ConfigurationError(f"task {task.id!r} has domain {task.domain!r}, unknown to taxonomy {taxonomy.name!r}")
     category = read_category(state, task)
     trajectories = read_trajectories(state, task.id)
     # Resolve the store before any model call: a graph compiled without one fails fast, not after paying.

@@ -32,9 +32,7 @@ def read_model(value: object, cls: type[_M], key: str) -> _M:
         except ValidationError as e:
             err = e.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            raise ConfigurationError(
-                f"state[{key!r}] is not a valid {cls.__name__}: {where}: {err['msg']}"
-            ) from None
+            raise ConfigurationError(f"state[{key!r}] is not a valid {cls.__name__}: {where}: {err['msg']}") from None
     raise ConfigurationError(
         f"state[{key!r}] must be a {cls.__name__} (or a dict of its fields), got {type(value).__name__}"
     )

@@ -67,9 +67,7 @@ def usage_of(message: BaseMessage | None, *, model_id: str, latency_s: float) ->
         reported = meta.get("model_name") or meta.get("model")
         if isinstance(reported, str) and reported:
             model = reported
-    return Usage(
-        model=model, calls=1, prompt_tokens=prompt, completion_tokens=completion, latency_s=latency_s
-    )
+    return Usage(model=model, calls=1, prompt_tokens=prompt, completion_tokens=completion, latency_s=latency_s)
 
 
 @dataclass(frozen=True)
@@ -139,9 +137,7 @@ def _as_result(output: Any, latency: float, model: BaseChatModel) -> StructuredR
     else:  # a plain reply (no structured output support)
         result = {"raw": _as_ai(output), "parsed": None, "parsing_error": None}
     raw = result.get("raw")
-    usage = usage_of(
-        raw if isinstance(raw, BaseMessage) else None, model_id=model_id_of(model), latency_s=latency
-    )
+    usage = usage_of(raw if isinstance(raw, BaseMessage) else None, model_id=model_id_of(model), latency_s=latency)
     return StructuredReply(result, usage)
 
 

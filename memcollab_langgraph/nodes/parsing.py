@@ -133,9 +133,7 @@ def _structured_failure(result: Mapping[str, Any]) -> str:
     return "the model replied without the structured output (no tool call / JSON)"
 
 
-def parse_structured(
-    result: Mapping[str, Any], schema: type[_M], *, list_key: str | None = None
-) -> Parsed[_M]:
+def parse_structured(result: Mapping[str, Any], schema: type[_M], *, list_key: str | None = None) -> Parsed[_M]:
     """Parse an ``include_raw=True`` structured-output result; see the module docstring.
 
     Args:

@@ -101,8 +101,7 @@ def choose_preference(
             )
         if t.agent.name not in strength:
             raise ConfigurationError(
-                f"agent {t.agent.name!r} has no strength rank; pass it in agents=[...] "
-                f"(known: {sorted(strength)})"
+                f"agent {t.agent.name!r} has no strength rank; pass it in agents=[...] (known: {sorted(strength)})"
             )
     if len(trajectories) < 2:
         return Preference("too_few", None, explanation=f"{len(trajectories)} trajectory: nothing to contrast")

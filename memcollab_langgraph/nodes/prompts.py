@@ -34,8 +34,7 @@ _MATH_INSTRUCTIONS = (
     "\\boxed{...}."
 )
 _CODE_INSTRUCTIONS = (
-    "Write a correct, self-contained Python solution. Reply with the complete program in one ```python "
-    "code block."
+    "Write a correct, self-contained Python solution. Reply with the complete program in one ```python code block."
 )
 
 _DISTILL_RULES = (

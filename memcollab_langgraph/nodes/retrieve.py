@@ -121,15 +121,11 @@ class RetrieverSettings:
     def __post_init__(self) -> None:
         check_bank_name(self.bank_name)
         if self.ranker not in get_args(RankerName):
-            raise ConfigurationError(
-                f"ranker must be one of {list(get_args(RankerName))}, got {self.ranker!r}"
-            )
+            raise ConfigurationError(f"ranker must be one of {list(get_args(RankerName))}, got {self.ranker!r}")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ConfigurationError(f"k must be a positive int (constraints per prompt), got {self.k!r}")
         if not 0.0 < self.conflict_min_overlap <= 1.0:
-            raise ConfigurationError(
-                f"conflict_min_overlap must be in (0, 1], got {self.conflict_min_overlap!r}"
-            )
+            raise ConfigurationError(f"conflict_min_overlap must be in (0, 1], got {self.conflict_min_overlap!r}")
 
 
 def _program(
@@ -151,9 +147,7 @@ def _program(
                 f"got {agent!r}"
             )
         wanted_families = [families[str(agent)]]
-    bank = MemoryBank(
-        current_store(name), name=settings.bank_name, taxonomy=settings.taxonomy, ranker=settings.ranker
-    )
+    bank = MemoryBank(current_store(name), name=settings.bank_name, taxonomy=settings.taxonomy, ranker=settings.ranker)
     hits: list[MemoryHit] = yield from perform(
         effect(
             bank.query,
@@ -233,8 +227,6 @@ def create_retriever_node(
         conflict_min_overlap=conflict_min_overlap,
     )
     if model_aware and not agents:
-        raise ConfigurationError(
-            "model_aware=True needs agents=[...] to know the consumer agent's model family"
-        )
+        raise ConfigurationError("model_aware=True needs agents=[...] to know the consumer agent's model family")
     families = {n: a.family for n, a in agents_by_name(agents).items()} if agents else {}
     return as_node(name, lambda state: _program(settings, families, name, state))

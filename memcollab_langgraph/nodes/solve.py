@@ -52,9 +52,7 @@ class SolverSettings:
         if not self.sandbox_timeout_s > 0:
             raise ConfigurationError(f"sandbox_timeout_s must be positive, got {self.sandbox_timeout_s!r}")
         if self.max_feedback_chars < 100:
-            raise ConfigurationError(
-                f"max_feedback_chars must be at least 100, got {self.max_feedback_chars!r}"
-            )
+            raise ConfigurationError(f"max_feedback_chars must be at least 100, got {self.max_feedback_chars!r}")
 
 
 def _as_dict(message: BaseMessage) -> dict[str, Any]:
@@ -95,9 +93,7 @@ def _program(
             task, reply.text, python_tool=settings.python_tool, run_visible_tests=settings.run_visible_tests
         )
         calls.append(
-            ModelCall(
-                step="solve", agent=agent.name, usage=reply.usage, ok=plan.issue is None, reason=plan.issue
-            )
+            ModelCall(step="solve", agent=agent.name, usage=reply.usage, ok=plan.issue is None, reason=plan.issue)
         )
         answer = plan.answer if plan.answer is not None else answer
         if plan.action == "stop":
@@ -225,8 +221,6 @@ def fan_out_to_agents(
 
     def route(state: Mapping[str, Any]) -> list[Send]:
         base = {key: state[key] for key in ("task", "category", "hits") if state.get(key) is not None}
-        return [
-            Send(node, {**base, "agent": name, "sample_index": i}) for name in names for i in range(samples)
-        ]
+        return [Send(node, {**base, "agent": name, "sample_index": i}) for name in names for i in range(samples)]
 
     return route

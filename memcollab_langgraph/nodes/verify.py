@@ -105,9 +105,7 @@ def _program(settings: VerifierSettings, state: Mapping[str, Any]) -> Program[di
     return update
 
 
-def create_verifier_node(
-    *, timeout_s: float = 10.0, reverify: bool = False, name: str = "verify"
-) -> NodeRunnable:
+def create_verifier_node(*, timeout_s: float = 10.0, reverify: bool = False, name: str = "verify") -> NodeRunnable:
     """A node judging the trajectories of ``state["task"]`` against its ground truth.
 
     Reads ``task``, ``trajectory`` and/or ``trajectories``. Writes the judged copies (``correct`` and

@@ -33,14 +33,10 @@ class Collection(Protocol):
     def delete(self, **kwargs: Any) -> None: ...
 
 
-def open_collection(
-    client: ClientAPI, name: str, space: Space, metadata: dict[str, Any] | None = None
-) -> Collection:
+def open_collection(client: ClientAPI, name: str, space: Space, metadata: dict[str, Any] | None = None) -> Collection:
     # The distance space is always set explicitly: Chroma's default (l2) would silently change scores.
     config = CreateCollectionConfiguration(hnsw=CreateHNSWConfiguration(space=space))
-    col = client.get_or_create_collection(
-        name, embedding_function=None, metadata=metadata, configuration=config
-    )
+    col = client.get_or_create_collection(name, embedding_function=None, metadata=metadata, configuration=config)
     return cast(Collection, col)
 
 

@@ -150,9 +150,7 @@ class ChromaStore(BaseStore):
         if not isinstance(dims, int) or dims <= 0:
             raise ConfigurationError(f"index['dims'] must be a positive int, got {dims!r}")
         if index.get("embed") is None:
-            raise ConfigurationError(
-                "index['embed'] is required: an Embeddings, a function, or a provider string"
-            )
+            raise ConfigurationError("index['embed'] is required: an Embeddings, a function, or a provider string")
         distance = cast(Mapping[str, Any], index).get("distance_type", "cosine")
         if distance != "cosine":
             raise ConfigurationError(
@@ -357,9 +355,7 @@ class ChromaStore(BaseStore):
         else:
             scores, candidates = self._nearest(op, query)
         ranked = sorted((r for r in candidates if r.id in scores), key=lambda r: (-scores[r.id], r.order))
-        kept: list[tuple[Row, float | None]] = [
-            (r, scores[r.id]) for r in ranked[op.offset : op.offset + op.limit]
-        ]
+        kept: list[tuple[Row, float | None]] = [(r, scores[r.id]) for r in ranked[op.offset : op.offset + op.limit]]
         if len(kept) < op.limit:
             # As InMemoryStore: fill up with items that have no vectors (index=False, missing fields).
             scoreless = [r for r in candidates if r.id not in scores]
@@ -565,9 +561,7 @@ class ChromaStore(BaseStore):
                     vectors.delete(where={"_item": {"$in": list(chunk)}})
         return len(gone)
 
-    def start_ttl_sweeper(
-        self, sweep_interval_minutes: float | None = None
-    ) -> concurrent.futures.Future[None]:
+    def start_ttl_sweeper(self, sweep_interval_minutes: float | None = None) -> concurrent.futures.Future[None]:
         """Sweep expired items in a daemon thread every ``sweep_interval_minutes`` (from ``ttl`` config
         or 5). Returns a future that completes when :meth:`stop_ttl_sweeper` stops the thread."""
         if not self.ttl_config:

@@ -138,9 +138,7 @@ def _validate(filter: Mapping[Any, Any], path: str) -> None:
         if not isinstance(key, str):
             raise ConfigurationError(f"filter key {key!r} at {where!r} must be a string")
         if key.startswith("$"):
-            raise ConfigurationError(
-                f"operator {key!r} must be nested under a field, e.g. {{'score': {{{key!r}: 3}}}}"
-            )
+            raise ConfigurationError(f"operator {key!r} must be nested under a field, e.g. {{'score': {{{key!r}: 3}}}}")
         if not isinstance(expected, Mapping):
             continue
         ops = [k for k in expected if isinstance(k, str) and k.startswith("$")]
@@ -157,9 +155,7 @@ def _validate(filter: Mapping[Any, Any], path: str) -> None:
                     f"unsupported filter operator {op!r} on {where!r}; supported: {sorted(OPERATORS)}"
                 )
             if op in RANGE_OPS and _as_float(operand) is None:
-                raise ConfigurationError(
-                    f"filter operator {op!r} on {where!r} needs a number, got {operand!r}"
-                )
+                raise ConfigurationError(f"filter operator {op!r} on {where!r} needs a number, got {operand!r}")
 
 
 def _scalar_fields(path: str, value: Any) -> dict[str, str | float] | None:

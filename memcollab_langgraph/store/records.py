@@ -131,9 +131,7 @@ def namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> 
     elif condition.match_type == "suffix":
         pairs = zip(reversed(namespace), reversed(path), strict=False)
     else:
-        raise ConfigurationError(
-            f"unsupported namespace match type {condition.match_type!r}; use 'prefix' or 'suffix'"
-        )
+        raise ConfigurationError(f"unsupported namespace match type {condition.match_type!r}; use 'prefix' or 'suffix'")
     return all(p == "*" or n == p for n, p in pairs)
 
 
@@ -279,8 +277,7 @@ def plan_batch(
             continue
         if not isinstance(op.value, Mapping):
             raise ConfigurationError(
-                f"value for key {op.key!r} in namespace {op.namespace!r} must be a dict, "
-                f"got {type(op.value).__name__}"
+                f"value for key {op.key!r} in namespace {op.namespace!r} must be a dict, got {type(op.value).__name__}"
             )
         try:
             plan.documents[target] = json.dumps(op.value, ensure_ascii=False, separators=(",", ":"))

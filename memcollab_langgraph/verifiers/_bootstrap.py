@@ -124,9 +124,7 @@ def _world_traversable(path: str) -> bool:
     while (parent := os.path.dirname(parts[-1])) != parts[-1]:
         parts.append(parent)
     try:
-        return all(os.stat(p).st_mode & 0o005 == 0o005 for p in parts[1:]) and bool(
-            os.stat(path).st_mode & 0o004
-        )
+        return all(os.stat(p).st_mode & 0o005 == 0o005 for p in parts[1:]) and bool(os.stat(path).st_mode & 0o004)
     except OSError:
         return False
 
@@ -164,11 +162,7 @@ def _drop_to_uid(uid: int, gid: int, keep_read: bool) -> None:
 
 def _landlock(workdir: str, extra_writable: list[str], allow_network: bool) -> list[str]:
     """Deny writes outside ``workdir`` (and TCP bind/connect unless allowed). Returns layer names."""
-    abi = int(
-        _libc.syscall(
-            _SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), _LANDLOCK_CREATE_RULESET_VERSION
-        )
-    )
+    abi = int(_libc.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), _LANDLOCK_CREATE_RULESET_VERSION))
     if abi < 1:
         return []
     fs = _FS_WRITE_ABI1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)

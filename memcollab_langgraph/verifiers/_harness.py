@@ -116,19 +116,18 @@ def main() -> None:
     ns: dict[str, Any] = {"__name__": "__solution__", "__builtins__": builtins}
     sources = {"<test_setup>": _MC["setup"], "<program>": _MC["program"]}
     fatal, notes = None, []
-    if _MC["setup"] and (exc := _run(_MC["setup"], "<test_setup>", ns)) is not None:
-        fatal = f"test setup failed: {_describe(exc)}"
-    if fatal is None and (exc := _run(_MC["program"], "<program>", ns)) is not None:
+    # The program loads first: MBPP's setup code builds objects from classes the program defines.
+    if (exc := _run(_MC["program"], "<program>", ns)) is not None:
         if isinstance(exc, SystemExit):
             notes.append(f"the program called sys.exit({exc.code!r}) while loading; tests ran anyway")
         elif isinstance(exc, _TestTimeout):
             fatal = f"the program did not finish loading within {_MC['per_test_s']:g} s"
         else:
             fatal = f"the program failed while loading: {_describe(exc)}"
+    if fatal is None and _MC["setup"] and (exc := _run(_MC["setup"], "<test_setup>", ns)) is not None:
+        fatal = f"test setup failed: {_describe(exc)}"
     results = [
-        _test(i, t, ns, sources)
-        if fatal is None
-        else {"index": i, "test": _short(t, 200), "status": "not_run"}
+        _test(i, t, ns, sources) if fatal is None else {"index": i, "test": _short(t, 200), "status": "not_run"}
         for i, t in enumerate(_MC["tests"])
     ]
     for stream in (sys.stdout, sys.stderr):

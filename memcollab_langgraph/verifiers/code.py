@@ -113,9 +113,7 @@ def _prepare(task: Task, program: str | None, visible_only: bool, timeout_s: flo
     tests = _tests_of(task, visible_only)
     if program is None or not program.strip():
         outcomes = [TestOutcome(index=i, test=t[:200], status="not_run") for i, t in enumerate(tests)]
-        return Verdict(
-            correct=False, detail="No program found in the reply.", domain=task.domain, tests=outcomes
-        )
+        return Verdict(correct=False, detail="No program found in the reply.", domain=task.domain, tests=outcomes)
     marker = f"@@memcollab-test-report-{secrets.token_hex(8)}@@"
     per_test_s = max(0.5, timeout_s / (len(tests) + 1))
     return _Job(program, tests, marker, _script(task, program, tests, marker, per_test_s))
@@ -144,9 +142,7 @@ def _verdict(task: Task, job: _Job, run: SandboxResult) -> Verdict:
     if report["notes"]:
         detail += "\nNote: " + "; ".join(report["notes"])
     correct = report["fatal"] is None and passed == len(outcomes) > 0
-    return Verdict(
-        correct=correct, detail=detail, domain=task.domain, answer=job.program, tests=outcomes, sandbox=run
-    )
+    return Verdict(correct=correct, detail=detail, domain=task.domain, answer=job.program, tests=outcomes, sandbox=run)
 
 
 def verify_code(
@@ -160,7 +156,7 @@ def verify_code(
 ) -> Verdict:
     """Run ``task``'s unit tests against ``program`` in the sandbox.
 
-    The script is ``task.test_setup`` + ``program`` + each of the tests (``task.tests``, or
+    The script is ``program`` + ``task.test_setup`` + each of the tests (``task.tests``, or
     ``task.visible_tests`` with ``visible_only``; a HumanEval task with a ``check`` in its setup
     and an ``entry_point`` but no tests gets ``check(<entry_point>)``).
 

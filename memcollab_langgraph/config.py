@@ -1,0 +1,235 @@
+"""The configuration file: the agents of a team, the distiller and classifier, the store and the bank.
+
+A TOML file such as::
+
+    [memory]
+    store = ".memcollab/chroma"       # a directory (embedded Chroma), a Chroma server URL, or ":memory:"
+    bank = "demo"
+    taxonomy = "default"              # a built-in taxonomy or a JSON/TOML file
+
+    [local]                           # optional: a llama.cpp server started by the library
+    models = { qwen-1_5b = "qwen2.5-coder-1.5b", smollm2 = "smollm2-135m" }
+
+    [[agents]]
+    name = "qwen-1.5b"
+    base_url = "local:qwen-1_5b"      # an alias of [local.models], or "https://host/v1"
+    family = "qwen"
+    strength = 2
+
+    [distiller]
+    agent = "qwen-1.5b"               # default: the strongest agent
+
+Relative paths are resolved against the file's directory. Every table rejects unknown keys, and a
+validation error names the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from memcollab_langgraph.errors import ConfigurationError
+
+__all__ = [
+    "AgentConfig",
+    "Config",
+    "LocalConfig",
+    "MemoryConfig",
+    "RoleConfig",
+    "load_config",
+]
+
+LOCAL_PREFIX = "local:"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentConfig(_Strict):
+    """One agent: a chat model behind an OpenAI-compatible endpoint."""
+
+    name: str = Field(min_length=1)
+    """Unique name; trajectories and provenance refer to it."""
+    model: str | None = None
+    """Model id sent to the endpoint; default the local alias, or the name."""
+    base_url: str
+    """``local:<alias>`` for a model of ``[local]``, or an OpenAI-compatible URL (``.../v1``)."""
+    api_key_env: str | None = None
+    """Environment variable holding the API key (remote endpoints)."""
+    family: str = "unknown"
+    """Model family (``qwen``, ``llama``...), for model-aware retrieval and statistics."""
+    strength: int = 0
+    """Rank: when several trajectories are equally right or wrong, the strongest is preferred."""
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value.startswith(LOCAL_PREFIX):
+            if not value[len(LOCAL_PREFIX) :]:
+                raise ValueError("'local:' needs an alias of [local.models], e.g. 'local:smollm2'")
+        elif not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"{value!r} is neither 'local:<alias>' nor an http(s) URL such as 'http://127.0.0.1:8080/v1'"
+            )
+        return value
+
+    @property
+    def local_alias(self) -> str | None:
+        return self.base_url[len(LOCAL_PREFIX) :] if self.base_url.startswith(LOCAL_PREFIX) else None
+
+    @property
+    def model_id(self) -> str:
+        return self.model or self.local_alias or self.name
+
+
+class RoleConfig(_Strict):
+    """Which agent plays a role (distiller, classifier)."""
+
+    agent: str
+
+
+class LocalConfig(_Strict):
+    """The local llama.cpp server, started by the library for ``local:`` agents."""
+
+    models: dict[str, str] = Field(default_factory=lambda: {"smollm2": "smollm2-135m"})
+    """Alias -> model name (``smollm2-135m``, ``qwen2.5-coder-0.5b``...) or GGUF path."""
+    models_dir: Path | None = None
+    """Where model names are looked up; default ``$MEMCOLLAB_MODEL_DIR`` or ``~/.cache/memcollab/models``."""
+    n_ctx: int = Field(default=4096, gt=0)
+    n_threads: int = Field(default=2, gt=0)
+    port: int | None = Field(default=None, gt=0, lt=65536)
+
+
+class MemoryConfig(_Strict):
+    """Where the shared memory lives and how it is read."""
+
+    store: str = ".memcollab/chroma"
+    """A directory (embedded Chroma), ``http(s)://host:port`` (a Chroma server), or ``:memory:``."""
+    collection: str = "memcollab"
+    bank: str = "default"
+    taxonomy: str = "default"
+    """A built-in taxonomy name (``default``, ``math``, ``code``) or a JSON/TOML file."""
+    k: int = Field(default=3, gt=0)
+    """Constraints retrieved per task (the paper's p)."""
+    checkpoints: str = ".memcollab/checkpoints.sqlite"
+    """SQLite file of the build checkpoints (resume after an interruption)."""
+
+
+class Config(_Strict):
+    """A whole configuration file."""
+
+    agents: list[AgentConfig] = Field(min_length=1)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    local: LocalConfig | None = None
+    distiller: RoleConfig | None = None
+    classifier: RoleConfig | None = None
+    max_turns: int = Field(default=3, gt=0)
+    max_concurrency: int = Field(default=1, gt=0)
+    source: Path | None = Field(default=None, exclude=True)
+    """The file this configuration was read from."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        names = [a.name for a in self.agents]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"agent names must be unique; repeated: {duplicates}")
+        for role, chosen in (("distiller", self.distiller), ("classifier", self.classifier)):
+            if chosen is not None and chosen.agent not in names:
+                raise ValueError(f"[{role}] agent {chosen.agent!r} is not one of the agents {names}")
+        aliases = set(self.local.models) if self.local else set()
+        for agent in self.agents:
+            alias = agent.local_alias
+            if alias is not None and alias not in aliases:
+                hint = f"one of {sorted(aliases)}" if aliases else "add a [local] table with models = {...}"
+                raise ValueError(
+                    f"agent {agent.name!r} uses base_url 'local:{alias}', but [local.models] "
+                    f"has no alias {alias!r}: use {hint}"
+                )
+        return self
+
+    def agent(self, name: str) -> AgentConfig:
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        raise ConfigurationError(f"no agent named {name!r}; the configuration has {[a.name for a in self.agents]}")
+
+    @property
+    def distiller_name(self) -> str:
+        """The distiller's agent: as configured, else the strongest agent (first on ties)."""
+        if self.distiller is not None:
+            return self.distiller.agent
+        return max(self.agents, key=lambda a: a.strength).name
+
+    @property
+    def classifier_name(self) -> str:
+        return self.classifier.agent if self.classifier is not None else self.distiller_name
+
+    @property
+    def local_aliases(self) -> list[str]:
+        """Local aliases some agent uses, in agent order."""
+        return list(dict.fromkeys(a.local_alias for a in self.agents if a.local_alias is not None))
+
+    def resolve(self, path: str | Path) -> Path:
+        """``path`` relative to the configuration file's directory (the working directory without one)."""
+        p = Path(path).expanduser()
+        if p.is_absolute() or self.source is None:
+            return p
+        return self.source.parent / p
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (misspelt?); remove it or check the documented keys"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"  {where}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], *, source: Path | None = None) -> Config:
+    """Validate a configuration mapping (as read from TOML)."""
+    try:
+        return Config.model_validate({**data, "source": source})
+    except ValidationError as e:
+        where = f" in {source}" if source else ""
+        raise ConfigurationError(f"invalid configuration{where}:\n{_describe(e)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML configuration file.
+
+    Raises:
+        ConfigurationError: The file is missing, not TOML, or a field is invalid (all are listed).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "team.toml"
+        >>> _ = f.write_text('[[agents]]\\nname = "a"\\nbase_url = "http://127.0.0.1:8080/v1"\\n')
+        >>> load_config(f).distiller_name
+        'a'
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"configuration file {str(file)!r} does not exist; pass --config with the path of a TOML file "
+            "(examples in configs/)"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigurationError(f"{file} is not valid TOML: {e}") from None
+    return parse_config(data, source=file.resolve())

@@ -1,0 +1,107 @@
+"""Configuration files: the shipped examples parse, and every mistake is named with its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memcollab_langgraph.config import load_config, parse_config
+from memcollab_langgraph.errors import ConfigurationError
+from memcollab_langgraph.runtime import Runtime, open_store, open_taxonomy
+from memcollab_langgraph.store import ChromaStore
+from memcollab_langgraph.testing import ScriptedChatModel
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+REMOTE = {"name": "a", "base_url": "http://127.0.0.1:9/v1"}
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_parse(path: Path) -> None:
+    config = load_config(path)
+    assert config.agents
+    assert config.distiller_name in {a.name for a in config.agents}
+    assert open_taxonomy(config).domains
+
+
+def test_local_team_config_is_a_heterogeneous_team() -> None:
+    config = load_config(CONFIGS / "local-team.toml")
+    assert config.local is not None
+    assert set(config.local_aliases) == {"qwen-1_5b", "qwen-0_5b"}
+    assert config.distiller_name == "qwen-1.5b"
+    assert config.classifier_name == "qwen-0.5b"
+    assert config.resolve(config.memory.store) == (CONFIGS / "../.memcollab/chroma")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, r"agents: required key is missing"),
+        ({"agents": [{"name": "a"}]}, r"agents\.0\.base_url: required key is missing"),
+        ({"agents": [{**REMOTE, "temprature": 0.2}]}, r"agents\.0\.temprature: unknown key"),
+        ({"agents": [{**REMOTE, "base_url": "127.0.0.1:8080"}]}, r"neither 'local:<alias>' nor an http"),
+        ({"agents": [REMOTE, REMOTE]}, r"agent names must be unique; repeated: \['a'\]"),
+        ({"agents": [REMOTE], "distiller": {"agent": "b"}}, r"\[distiller\] agent 'b' is not one of"),
+        ({"agents": [{**REMOTE, "base_url": "local:x"}]}, r"no alias 'x'.*add a \[local\] table"),
+        (
+            {"agents": [{**REMOTE, "base_url": "local:x"}], "local": {"models": {"y": "smollm2-135m"}}},
+            r"no alias 'x': use one of \['y'\]",
+        ),
+        ({"agents": [{**REMOTE, "temperature": 5}]}, r"agents\.0\.temperature: Input should be less than"),
+        ({"agents": [REMOTE], "memory": {"k": 0}}, r"memory\.k: Input should be greater than 0"),
+    ],
+)
+def test_invalid_configs_name_the_field(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_config(data)
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"does not exist; pass --config"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[agents]\nname = 1\n")
+    with pytest.raises(ConfigurationError, match=r"bad.toml is not valid TOML"):
+        load_config(bad)
+
+
+def test_store_choices(tmp_path: Path) -> None:
+    on_disk = open_store(parse_config({"agents": [REMOTE], "memory": {"store": str(tmp_path / "db")}}))
+    assert isinstance(on_disk, ChromaStore)
+    on_disk.put(("a",), "k", {"v": 1})
+    assert (tmp_path / "db").exists()
+    server = open_store(parse_config({"agents": [REMOTE], "memory": {"store": "http://127.0.0.1:8000"}}))
+    assert isinstance(server, ChromaStore)  # connects on first use only
+
+
+def test_unknown_taxonomy_file_is_named(tmp_path: Path) -> None:
+    config = parse_config({"agents": [REMOTE], "memory": {"taxonomy": "mine.toml"}})
+    with pytest.raises(ConfigurationError, match=r"taxonomy 'mine.toml' is neither a built-in"):
+        open_taxonomy(config)
+
+
+def test_runtime_builds_agents_lazily_and_reads_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = parse_config(
+        {
+            "agents": [
+                {**REMOTE, "family": "gpt", "strength": 2, "api_key_env": "MEMCOLLAB_TEST_KEY"},
+                {"name": "b", "base_url": "local:s", "family": "smollm"},
+            ],
+            "local": {"models": {"s": "smollm2-135m"}},
+            "memory": {"store": ":memory:"},
+        }
+    )
+    monkeypatch.delenv("MEMCOLLAB_TEST_KEY", raising=False)
+    fake = ScriptedChatModel([], model_name="s")
+    with Runtime(config, models={"b": fake}) as rt:
+        assert rt.endpoint is None  # nothing started before an agent is asked for
+        with pytest.raises(ConfigurationError, match=r"\$MEMCOLLAB_TEST_KEY, which is not set"):
+            _ = rt.agents
+        monkeypatch.setenv("MEMCOLLAB_TEST_KEY", "sk-test")
+        agents = rt.agents
+        assert agents["b"].model is fake
+        assert rt.endpoint is None, "no local server for an agent whose model was given"
+        assert rt.distiller.name == "a"
+        assert agents["a"].ref.family == "gpt"
+        assert getattr(agents["a"].model, "model_name", None) == "a"
