@@ -1,0 +1,218 @@
+"""Reports from a synthetic run: the numbers in summary.md, results.json, the PNG plots, partial runs."""
+
+from __future__ import annotations
+
+import doctest
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memcollab_langgraph.errors import ConfigurationError
+from memcollab_langgraph.evaluation import markdown, report
+from memcollab_langgraph.evaluation.plots import plot_transfer_matrix
+from memcollab_langgraph.evaluation.report import write_report
+from memcollab_langgraph.evaluation.results import ItemKey, ItemResult, ResultsStore, RunPlan
+from memcollab_langgraph.evaluation.summary import summarize
+
+RUN = "synthetic"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def result(condition: str, agent: str, task: int, correct: bool | None, **kw: Any) -> ItemResult:
+    fields: dict[str, Any] = {
+        "run_id": RUN,
+        "condition": condition,
+        "agent": agent,
+        "model": f"{agent}-model",
+        "dataset": kw.pop("dataset", "gsm8k"),
+        "task_id": str(task),
+        "correct": correct,
+        "turns": kw.pop("turns", 2),
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "latency_s": 1.5,
+    }
+    return ItemResult(**(fields | kw))
+
+
+def synthetic_items() -> list[ItemResult]:
+    """Agent A on 20 gsm8k tasks: vanilla gets tasks 0-9 right (50%), memcollab 0-14 (75%), so
+    memcollab wins 5 discordant pairs and loses none (McNemar p = 2 / 2**5 = 0.0625). Agent B: 10
+    tasks, vanilla 6 right, transfer from A 4 right (it loses tasks 4 and 5). Agent C has a failure."""
+    items: list[ItemResult] = []
+    for t in range(20):
+        items.append(result("vanilla", "A", t, t < 10, turns=3))
+        items.append(result("memcollab", "A", t, t < 15, turns=1, memory_source=["A", "B"]))
+    for t in range(10):
+        items.append(result("vanilla", "B", t, t < 6))
+        items.append(result("transfer:A", "B", t, t < 4, memory_source=["A"]))
+        items.append(result("transfer:A+B", "B", t, t < 7, memory_source=["A", "B"]))
+        items.append(result("transfer:A", "A", t, t < 8, memory_source=["A"]))
+    items.append(result("vanilla", "C", 0, None, error="TimeoutError: no reply"))
+    items.append(result("vanilla", "A", 0, True, dataset="mbpp", turns=4))
+    return items
+
+
+def plan_for(items: list[ItemResult], extra: int) -> RunPlan:
+    keys = list(dict.fromkeys(i.key for i in items))
+    keys += [ItemKey("vanilla", "A", "mbpp", f"pending-{i}") for i in range(extra)]
+    return RunPlan(run_id=RUN, items=keys)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ResultsStore:
+    s = ResultsStore(tmp_path, RUN)
+    items = synthetic_items()
+    s.extend(items)
+    s.write_plan(plan_for(items, extra=5))
+    return s
+
+
+def test_summary_numbers(store: ResultsStore) -> None:
+    s = summarize(store.read(), run_id=RUN, plan=store.read_plan(), n_resamples=2_000)
+    mc = s.row("gsm8k", "A", "memcollab")
+    assert mc is not None
+    assert mc.accuracy is not None
+    assert mc.delta is not None
+    assert mc.mcnemar is not None
+    assert (mc.n, mc.accuracy.value, mc.n_paired) == (20, 0.75, 20)
+    assert mc.delta.value == pytest.approx(0.25)
+    assert (mc.mcnemar.only_treatment, mc.mcnemar.only_baseline, mc.mcnemar.p_value) == (5, 0, 0.0625)
+    assert mc.accuracy.low <= 0.75 <= mc.accuracy.high
+    assert mc.turns is not None
+    assert mc.turns.value == 1.0
+    assert mc.memory_source == ["A", "B"]
+    base = s.row("gsm8k", "A", "vanilla")
+    assert base is not None
+    assert base.baseline is None
+    assert base.mcnemar is None
+    assert base.accuracy is not None
+    assert base.accuracy.value == 0.5
+    failed = s.row("gsm8k", "C", "vanilla")
+    assert failed is not None
+    assert (failed.failed, failed.n, failed.accuracy) == (1, 0, None)
+    assert (s.planned, s.finished, s.failed, s.pending) == (
+        len(synthetic_items()) + 5,
+        len(synthetic_items()) - 1,
+        1,
+        6,
+    )
+    assert s.conditions == ["vanilla", "memcollab", "transfer:A", "transfer:A+B"]
+    assert (s.datasets, s.agents) == (["gsm8k", "mbpp"], ["A", "B", "C"])
+    # Holm over the four comparisons: each adjusted p is at least its raw p.
+    tested = [r for r in s.rows if r.mcnemar is not None]
+    assert len(tested) == 4
+    assert all(r.p_holm is not None and r.p_holm >= r.mcnemar.p_value for r in tested if r.mcnemar)
+
+
+def test_transfer_matrix_cells(store: ResultsStore) -> None:
+    s = summarize(store.read(), run_id=RUN, n_resamples=500)
+    cells = {(c.source, c.consumer): c for c in s.transfer}
+    assert set(cells) == {("A", "A"), ("A", "B"), ("A+B", "B")}
+    a_to_b = cells[("A", "B")]
+    assert a_to_b.accuracy is not None
+    assert a_to_b.accuracy.value == 0.4
+    assert a_to_b.delta is not None
+    assert a_to_b.delta.value == pytest.approx(-0.2)
+    assert a_to_b.p_value == 0.5  # b=2, c=0: 2 * (1/4)
+    assert cells[("A+B", "B")].delta is not None
+    assert s.planned is None
+    assert s.pending is None
+
+
+def test_write_report_produces_markdown_json_and_plots(store: ResultsStore) -> None:
+    files = write_report(store, n_resamples=2_000)
+    text = files.summary_md.read_text()
+    planned = len(synthetic_items()) + 5
+    assert f"{len(synthetic_items()) - 1} of {planned} planned items finished, 6 pending; 1 failed" in text
+    assert "95% percentile bootstrap, 2,000 resamples" in text
+    assert "| A | memcollab | A+B | 20/20 | 20 | 75.0 [" in text
+    assert "| A | vanilla | - | 20/20 | 20 | 50.0 [" in text
+    assert "| +25.0 [" in text
+    assert "| 20 | 0.0625 |" in text
+    assert "## Transfer matrix: gsm8k" in text
+    assert "| none (vanilla) |" in text
+    assert "40.0 [" in text
+    assert "Δ -20.0 [" in text
+    assert "p=0.5" in text
+    assert "1/1 (1 failed)" not in text
+    assert "0/1 (1 failed)" in text
+
+    data = json.loads(files.results_json.read_text())
+    assert data["run_id"] == RUN
+    assert data["pending"] == 6
+    row = next(r for r in data["rows"] if (r["agent"], r["condition"]) == ("A", "memcollab"))
+    assert row["accuracy"]["value"] == 0.75
+    assert row["mcnemar"]["p_value"] == 0.0625
+
+    names = sorted(p.name for p in files.plots)
+    assert names == ["accuracy.png", "transfer_matrix.png", "turns.png"]
+    for path in files.plots:
+        assert path.parent == store.directory
+        assert path.stat().st_size > 5_000
+        assert path.read_bytes()[:8] == PNG_MAGIC
+    assert not list(store.directory.glob("*.tmp"))
+
+
+def test_report_of_a_run_without_transfer_or_plan(tmp_path: Path) -> None:
+    s = ResultsStore(tmp_path, RUN)
+    s.extend([result("vanilla", "A", t, t % 2 == 0) for t in range(6)])
+    files = write_report(s, n_resamples=300)
+    text = files.summary_md.read_text()
+    assert "6 items finished (no plan was written" in text
+    assert "Transfer matrix" not in text
+    assert sorted(p.name for p in files.plots) == ["accuracy.png", "turns.png"]
+
+
+def test_report_of_an_empty_run(tmp_path: Path) -> None:
+    s = ResultsStore(tmp_path, RUN)
+    s.write_plan(RunPlan(run_id=RUN, items=[ItemKey("vanilla", "A", "gsm8k", "1")]))
+    files = write_report(s, n_resamples=100)
+    text = files.summary_md.read_text()
+    assert "0 of 1 planned items finished, 1 pending" in text
+    assert "No results yet." in text
+    assert all(p.stat().st_size > 0 for p in files.plots)
+
+
+def test_a_complete_run_says_so(tmp_path: Path) -> None:
+    s = ResultsStore(tmp_path, RUN)
+    items = [result("vanilla", "A", t, True) for t in range(3)]
+    s.extend(items)
+    s.write_plan(plan_for(items, extra=0))
+    assert "complete: all 3 planned items finished." in write_report(s, plots=False).summary_md.read_text()
+
+
+def test_latest_attempt_of_an_item_counts(tmp_path: Path) -> None:
+    items = [
+        result("vanilla", "A", 1, None, error="RuntimeError: flaky"),
+        result("vanilla", "A", 1, True),
+        result("vanilla", "A", 2, False),
+    ]
+    s = summarize(items, run_id=RUN, n_resamples=100)
+    row = s.row("gsm8k", "A", "vanilla")
+    assert row is not None
+    assert (row.n, row.failed, s.failed) == (2, 0, 0)
+    assert row.accuracy is not None
+    assert row.accuracy.value == 0.5
+
+
+def test_unverified_items_are_left_out_of_accuracy() -> None:
+    items = [result("vanilla", "A", 1, True), result("vanilla", "A", 2, None)]
+    row = summarize(items, run_id=RUN, n_resamples=100).row("gsm8k", "A", "vanilla")
+    assert row is not None
+    assert (row.finished, row.n) == (2, 1)
+    assert row.turns is not None
+    assert row.turns.n == 2
+
+
+def test_transfer_plot_needs_transfer_cells(tmp_path: Path) -> None:
+    s = summarize([result("vanilla", "A", 1, True)], run_id=RUN, n_resamples=100)
+    with pytest.raises(ConfigurationError, match="no transfer-matrix conditions"):
+        plot_transfer_matrix(s, tmp_path / "x.png")
+
+
+def test_docstring_examples_run() -> None:
+    assert doctest.testmod(markdown).failed == 0
+    assert doctest.testmod(report).failed == 0
