@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -67,6 +67,10 @@ class AgentConfig(_Strict):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, gt=0)
     timeout_s: float = Field(default=600.0, gt=0)
+    structured_output: Literal["function_calling", "json_mode", "json_schema"] = "function_calling"
+    """How structured replies (classification, distillation) are requested. Forced function calling
+    is the most widely supported by OpenAI-compatible servers (and llama.cpp then decodes with a
+    grammar); ``json_schema`` suits OpenAI and vLLM."""
 
     @field_validator("base_url")
     @classmethod

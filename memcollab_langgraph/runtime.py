@@ -17,7 +17,6 @@ from types import TracebackType
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_openai import ChatOpenAI
 from langgraph.store.base import BaseStore
 from pydantic import SecretStr
 
@@ -25,6 +24,7 @@ from memcollab_langgraph.config import AgentConfig, Config
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.models import Agent
+from memcollab_langgraph.openai_compat import OpenAICompatibleChat
 from memcollab_langgraph.store import ChromaStore
 from memcollab_langgraph.taxonomy import Taxonomy, builtin_taxonomies, get_taxonomy, load_taxonomy
 
@@ -152,6 +152,7 @@ class Runtime:
             return chat_model(
                 self.endpoint,
                 spec.local_alias,
+                structured_method=spec.structured_output,
                 temperature=spec.temperature,
                 max_tokens=spec.max_tokens,
                 timeout=spec.timeout_s,
@@ -164,7 +165,8 @@ class Runtime:
                     f"agent {spec.name!r} reads its API key from ${spec.api_key_env}, which is not set; "
                     f"export {spec.api_key_env}=... or change api_key_env"
                 )
-        return ChatOpenAI(
+        return OpenAICompatibleChat(
+            structured_method=spec.structured_output,
             model=spec.model_id,
             base_url=spec.base_url,
             api_key=SecretStr(key),

@@ -241,6 +241,31 @@ def test_async_batch_runner(store: BaseStore) -> None:
     assert asyncio.run(arun_tasks(graph, TASKS, progress=False)).skipped == [t.id for t in TASKS]
 
 
+def test_retrieval_variants(store: BaseStore) -> None:
+    Team().graph(store).invoke({"task": TASKS[1]})  # one rule about percentages
+    rule = MemoryBank(store).list_constraints()[0]
+    prompts: list[str] = []
+
+    def answer(messages: list[BaseMessage]) -> str:
+        prompts.append(messages[0].text)
+        return "#### 72"
+
+    agent = Agent(name="c", model=FunctionChatModel(answer))
+    # A task labelled with another category: task-aware retrieval would look there first.
+    task = Task(id="d", domain="math", question="A coat costs 80 and is 10 percent off.", answer="72")
+    vanilla = create_solve_graph(agent, taxonomy="math", retrieval="none").compile(store=store)
+    out = vanilla.invoke({"task": task})
+    assert "hits" not in out
+    assert rule.text not in prompts[-1]
+    flat = create_solve_graph(agent, taxonomy="math", retrieval="embedding_only").compile(store=store)
+    out = flat.invoke({"task": task})
+    assert str(out["category"]) == "math"
+    assert [h.constraint.id for h in out["hits"]] == [rule.id]
+    assert rule.text in prompts[-1]
+    with pytest.raises(ValueError, match="retrieval must be one of"):
+        create_solve_graph(agent, retrieval="flat")  # type: ignore[arg-type]
+
+
 def test_batch_runner_needs_a_checkpointer(store: BaseStore) -> None:
     with pytest.raises(ValueError, match="checkpointer"):
         run_tasks(Team().graph(store), TASKS, progress=False)
@@ -268,7 +293,7 @@ def test_react_agent_gets_the_memory_through_the_pre_model_hook(store: BaseStore
 
 @pytest.mark.parametrize(
     "name",
-    ["build", "solve", "solve_no_outcomes"],
+    ["build", "solve", "solve_no_outcomes", "solve_vanilla", "solve_embedding_only"],
 )
 def test_graph_topology_snapshot(name: str) -> None:
     team = Team()
@@ -276,6 +301,8 @@ def test_graph_topology_snapshot(name: str) -> None:
         "build": create_build_graph([team.big, team.small], taxonomy="math"),
         "solve": create_solve_graph(team.big, taxonomy="math"),
         "solve_no_outcomes": create_solve_graph(team.big, taxonomy="math", record_outcomes=False),
+        "solve_vanilla": create_solve_graph(team.big, taxonomy="math", retrieval="none", record_outcomes=False),
+        "solve_embedding_only": create_solve_graph(team.big, taxonomy="math", retrieval="embedding_only"),
     }
     mermaid = graphs[name].compile().get_graph().draw_mermaid()
     path = SNAPSHOTS / f"{name}.mmd"

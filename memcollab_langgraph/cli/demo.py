@@ -46,7 +46,7 @@ def demo_config(workdir: Path, *, qwen: bool) -> Config:
             {"name": "qwen-0.5b", "base_url": "local:qwen-0_5b", "family": "qwen", "strength": 1},
         ]
     else:
-        local = {"models": {"smollm2": "smollm2-135m"}, "n_ctx": 2048}
+        local = {"models": {"smollm2": "smollm2-135m"}, "n_ctx": 4096}
         agents = [
             {"name": "smollm2-greedy", "base_url": "local:smollm2", "family": "smollm", "strength": 1},
             {

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy
 
+from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import RankerName
 from memcollab_langgraph.models import Agent, agents_by_name
 from memcollab_langgraph.nodes import (
@@ -20,9 +22,21 @@ from memcollab_langgraph.nodes import (
     create_verifier_node,
     route_after_solve,
 )
+from memcollab_langgraph.nodes.inputs import read_task
+from memcollab_langgraph.schema import CategoryPath
 from memcollab_langgraph.taxonomy import Taxonomy
 
-__all__ = ["create_solve_graph", "route_after_verify"]
+__all__ = ["RetrievalVariant", "create_solve_graph", "route_after_verify", "whole_domain"]
+
+RetrievalVariant = Literal["task_aware", "embedding_only", "none"]
+"""``task_aware``: classify, then retrieve within the category (MemCollab). ``embedding_only``: no
+classifier; rank every constraint of the task's domain by relevance (the ablation). ``none``: no memory."""
+
+
+def whole_domain(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Set the retrieval scope to the task's whole domain (no category conditioning)."""
+    task = read_task(state)
+    return {"category": CategoryPath(domain=task.domain)}
 
 
 def route_after_verify(state: Mapping[str, Any]) -> Literal["record_outcome", "__end__"]:
@@ -44,6 +58,7 @@ def create_solve_graph(
     max_turns: int = 3,
     verify: bool = True,
     record_outcomes: bool = True,
+    retrieval: RetrievalVariant = "task_aware",
     retry_policy: RetryPolicy | None = None,
 ) -> StateGraph[SolveState]:
     """A graph answering one task (``task``) with one agent (``agent``) and the shared memory.
@@ -67,6 +82,8 @@ def create_solve_graph(
         max_turns: Reasoning turns at most.
         verify: Verify against ground truth when the task has it.
         record_outcomes: Update the retrieved constraints' utility counters from the verdict.
+        retrieval: ``"task_aware"`` (default), ``"embedding_only"`` (no classifier: the whole domain,
+            ranked by ``ranker``) or ``"none"`` (no memory: the vanilla baseline).
         retry_policy: Retries for the model-calling nodes.
 
     Returns:
@@ -87,24 +104,35 @@ def create_solve_graph(
     team = list(agents_by_name([agents] if isinstance(agents, Agent) else agents).values())
     classify_model = classifier if classifier is not None else team[0].model
 
+    if retrieval not in get_args(RetrievalVariant):
+        raise ConfigurationError(f"retrieval must be one of {list(get_args(RetrievalVariant))}, got {retrieval!r}")
+
     graph = StateGraph(SolveState)
-    graph.add_node("classify", create_classifier_node(classify_model, taxonomy), retry_policy=retry_policy)
-    graph.add_node(
-        "retrieve",
-        create_retriever_node(
-            bank_name=bank_name,
-            taxonomy=taxonomy,
-            k=k,
-            model_aware=model_aware,
-            agents=team,
-            include_candidates=include_candidates,
-            ranker=ranker,
-        ),
-    )
     graph.add_node("solve", create_solver_node(team, max_turns=max_turns), retry_policy=retry_policy)
-    graph.add_edge(START, "classify")
-    graph.add_edge("classify", "retrieve")
-    graph.add_edge("retrieve", "solve")
+    retriever = create_retriever_node(
+        bank_name=bank_name,
+        taxonomy=taxonomy,
+        k=k,
+        model_aware=model_aware,
+        agents=team,
+        include_candidates=include_candidates,
+        ranker=ranker,
+    )
+    if retrieval == "task_aware":
+        graph.add_node("classify", create_classifier_node(classify_model, taxonomy), retry_policy=retry_policy)
+        graph.add_node("retrieve", retriever)
+        graph.add_edge(START, "classify")
+        graph.add_edge("classify", "retrieve")
+        graph.add_edge("retrieve", "solve")
+    elif retrieval == "embedding_only":
+        scope: RunnableLambda[Any, dict[str, Any]] = RunnableLambda(whole_domain, name="scope")
+        graph.add_node("scope", scope)
+        graph.add_node("retrieve", retriever)
+        graph.add_edge(START, "scope")
+        graph.add_edge("scope", "retrieve")
+        graph.add_edge("retrieve", "solve")
+    else:
+        graph.add_edge(START, "solve")
     if not verify:
         graph.add_edge("solve", END)
         return graph

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import httpx
-from langchain_core.language_models import LanguageModelInput
 from langchain_openai import ChatOpenAI
 
 from memcollab_langgraph.errors import ConfigurationError
+from memcollab_langgraph.openai_compat import OpenAICompatibleChat
 
 __all__ = ["DEFAULT_MAX_TOKENS", "LocalEndpoint", "chat_model"]
 
@@ -28,34 +28,6 @@ class LocalEndpoint(Protocol):
     def aliases(self) -> tuple[str, ...]:
         """The model aliases served."""
         ...
-
-
-class _LlamaCppChatOpenAI(ChatOpenAI):
-    """``ChatOpenAI`` adapted to llama-cpp-python's server.
-
-    * It sends ``max_tokens``: the server ignores ``max_completion_tokens``.
-    * Structured output defaults to forced function calling: the server rejects
-      ``response_format={"type": "json_schema"}`` (ChatOpenAI's default method), while a forced tool
-      choice makes it decode with a grammar built from the tool's JSON schema, so even a 135M model
-      returns schema-valid JSON.
-    """
-
-    def with_structured_output(
-        self,
-        schema: Any = None,
-        *,
-        method: Literal["function_calling", "json_mode", "json_schema"] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        return super().with_structured_output(schema, method=method or "function_calling", **kwargs)
-
-    def _get_request_payload(
-        self, input_: LanguageModelInput, *, stop: list[str] | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = super()._get_request_payload(input_, stop=stop, **kwargs)
-        if "max_completion_tokens" in payload:
-            payload["max_tokens"] = payload.pop("max_completion_tokens")
-        return payload
 
 
 def chat_model(
@@ -101,7 +73,7 @@ def chat_model(
         alias = aliases[0]
     if alias not in aliases:
         raise ConfigurationError(f"alias {alias!r} is not served at {server.base_url}: pick one of {list(aliases)}")
-    return _LlamaCppChatOpenAI(
+    return OpenAICompatibleChat(
         model=alias,
         base_url=server.base_url,
         api_key="local",

@@ -120,6 +120,13 @@ def repair_json(text: str, schema: type[_M], *, list_key: str | None = None) -> 
 
 
 def _structured_failure(result: Mapping[str, Any]) -> str:
+    raw = result.get("raw")
+    finish = getattr(raw, "response_metadata", {}).get("finish_reason") if raw is not None else None
+    if finish == "length":
+        return (
+            "the reply was cut off at the token limit (finish_reason=length); raise the agent's max_tokens "
+            "or the server's context size (n_ctx)"
+        )
     error = result.get("parsing_error")
     if isinstance(error, ValidationError):
         return f"structured output did not validate: {_validation_summary(error)}"

@@ -44,7 +44,12 @@ _DISTILL_RULES = (
     "the reasoning rule. Label each with a `category` and optional `subcategory` slug from this "
     "taxonomy:\n{labels}\n"
     'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ..., '
-    '"category": ..., "subcategory": ...}}]}}. An empty list is fine when nothing general can be learned.'
+    '"category": ..., "subcategory": ...}}]}}. An empty list is fine when nothing general can be learned.\n'
+    # One worked example: small models otherwise restate the task or echo the field descriptions.
+    'Example of the expected abstraction (for a different task): {{"when": "a price is reduced by a '
+    'percentage and then changed again", "enforce": "apply each percentage to the amount that exists at '
+    'that step", "avoid": "adding or subtracting the percentages directly", "category": "prealgebra", '
+    '"subcategory": "percentages"}}'
 )
 
 
