@@ -1,7 +1,7 @@
 # Developer targets. `make test` is the command the README gives and CI runs; it installs on first use.
 PY := .venv/bin/python
 
-.PHONY: install lint type test conformance bench
+.PHONY: install lint type test conformance bench demo
 
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
@@ -25,6 +25,11 @@ test: install
 
 conformance: install
 	PYTHON=$(CURDIR)/$(PY) ../shared/tools/store-conformance memcollab_langgraph:ChromaStore
+
+# The main job on the embedded defaults: local llama.cpp server, bundled SmolLM2 (or the Qwen team when
+# its GGUF files are in ~/.cache/memcollab/models), demo tasks, a Chroma directory in .memcollab/demo.
+demo: install
+	.venv/bin/memcollab demo
 
 bench: install
 	$(PY) benchmarks/store_bench.py

@@ -70,7 +70,7 @@ def demo_config(workdir: Path, *, qwen: bool) -> Config:
 
 
 def demo(
-    train: Annotated[int, typer.Option(help="Demo training tasks to build the memory from.")] = 8,
+    train: Annotated[int, typer.Option(help="Demo training tasks to build the memory from.")] = 6,
     workdir: Annotated[Path, typer.Option(help="Where the demo's memory and checkpoints live.")] = Path(
         ".memcollab/demo"
     ),
