@@ -341,3 +341,21 @@ async def test_concurrent_writers_in_one_process(drive: Driver) -> None:
     await asyncio.gather(*(drive("put", ("c", str(i % 3)), f"k{i}", {"i": i}) for i in range(60)))
     found = await drive("search", ("c",), limit=1000)
     assert sorted(i.value["i"] for i in found) == list(range(60))
+
+
+async def test_filters_on_items_with_unflattenable_values(store_factory: StoreFactory, mode: str) -> None:
+    """Items whose scalars cannot all be flattened (long strings, infinities) are checked in Python."""
+    from langgraph.store.memory import InMemoryStore
+
+    values = {
+        "long-red": {"color": "red", "blob": "x" * 5000, "size": 5},
+        "long-blue": {"color": "blue", "blob": "y" * 5000, "size": 1},
+        "inf": {"color": "red", "size": float("inf")},
+        "plain": {"color": "red", "size": 3},
+    }
+    store, oracle = Driver(store_factory(), mode), InMemoryStore()
+    for key, value in values.items():
+        await store("put", ("u",), key, value)
+        oracle.put(("u",), key, value)
+    for filter in ({"color": "red"}, {"color": "blue"}, {"blob": "x" * 5000}, {"size": {"$gt": 2}}):
+        assert keys(await store("search", ("u",), filter=filter)) == keys(oracle.search(("u",), filter=filter))

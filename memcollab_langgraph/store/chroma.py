@@ -54,7 +54,7 @@ from memcollab_langgraph.store.backend import (
     cosine,
     open_collection,
 )
-from memcollab_langgraph.store.filters import PARTIAL, matches, pushdown
+from memcollab_langgraph.store.filters import PARTIAL, is_exact, matches, pushdown
 from memcollab_langgraph.store.records import (
     Plan,
     Row,
@@ -340,9 +340,13 @@ class ChromaStore(BaseStore):
         pushed = pushdown(op.filter)
         if pushed:
             conditions.append({"$or": [and_(pushed), {PARTIAL: {"$eq": True}}]})
-        rows = self._rows_where(conditions, documents=documents or bool(op.filter))
+        exact = is_exact(op.filter)
+        # An exact pushdown leaves only the `_partial` rows to check, so values are read for those alone.
+        rows = self._rows_where(conditions, documents=documents or not exact)
         if op.filter:
-            rows = [r for r in rows if matches(_value(r), op.filter)]
+            check = [r for r in rows if not exact or r.metadata.get(PARTIAL)]
+            keep = {r.id for r in self._with_documents(check) if matches(_value(r), op.filter)}
+            rows = [r for r in rows if r.id in keep or (exact and not r.metadata.get(PARTIAL))]
         return self._sorted(rows)
 
     def _search(self, op: SearchOp, query: list[float] | None, now: int) -> list[tuple[Row, float | None]]:

@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from memcollab_langgraph.errors import ConfigurationError
 
-__all__ = ["PARTIAL", "flatten", "matches", "pushdown", "resolve", "validate_filter"]
+__all__ = ["PARTIAL", "flatten", "is_exact", "matches", "pushdown", "resolve", "validate_filter"]
 
 RANGE_OPS: Final = {"$gt": float.__gt__, "$gte": float.__ge__, "$lt": float.__lt__, "$lte": float.__le__}
 OPERATORS: Final = frozenset({"$eq", "$ne", *RANGE_OPS})
@@ -246,6 +246,39 @@ def _equality(path: str, operand: Any) -> list[dict[str, Any]]:
         number = float(operand)
         return [{NUM_PREFIX + path: {"$eq": number}}] if math.isfinite(number) else []
     return []
+
+
+def _exact(path: str, expected: Any, *, top: bool) -> bool:
+    """Whether Chroma alone decides this part of a filter for items not flagged ``_partial``.
+
+    True for string equality and range operators with finite bounds, also nested under dicts. Numeric
+    equality is not exact (a numeric string has the same ``n:`` field but is not ``==`` the number), nor
+    are ``$ne``, lists, ``None`` and missing keys, which are never pushed down.
+    """
+    if isinstance(expected, Mapping):
+        if not expected:
+            return False
+        if any(k.startswith("$") for k in expected):
+            for op, operand in expected.items():
+                if op == "$eq" and not (isinstance(operand, str) and len(operand) <= _MAX_STR):
+                    return False
+                if op in RANGE_OPS:
+                    bound = _as_float(operand)
+                    if bound is None or not math.isfinite(bound):
+                        return False
+                elif op != "$eq":
+                    return False
+            return True
+        if (top and "." in path) or any("." in k for k in expected):
+            return False
+        return all(_exact(f"{path}.{k}", v, top=False) for k, v in expected.items())
+    return isinstance(expected, str) and len(expected) <= _MAX_STR
+
+
+def is_exact(filter: Mapping[str, Any] | None) -> bool:
+    """Whether :func:`pushdown` selects exactly the matching items among those not flagged ``_partial``,
+    so that only the flagged ones need their value checked in Python."""
+    return not filter or all(_exact(key, expected, top=True) for key, expected in filter.items())
 
 
 def pushdown(filter: Mapping[str, Any] | None) -> list[dict[str, Any]]:
