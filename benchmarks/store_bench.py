@@ -53,6 +53,7 @@ import shutil
 import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -496,6 +497,7 @@ def machine() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[dist] = "not installed"
     return {
+        "library commit": _commit(),
         "nproc": str(len(os.sched_getaffinity(0))),
         "cpu": cpu,
         "ram": ram,
@@ -504,6 +506,21 @@ def machine() -> dict[str, str]:
         "sqlite (SqliteStore)": _sqlite_version(),
         **versions,
     }
+
+
+def _commit() -> str:
+    """The checked-out commit, ``+dirty`` if the store code or the fake embeddings have local changes."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+    try:
+        head = git("rev-parse", "--short", "HEAD").strip()
+        dirty = git("status", "--porcelain", "--", "memcollab_langgraph/store", "memcollab_langgraph/testing.py")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty.strip() else head
 
 
 def _sqlite_version() -> str:
