@@ -33,9 +33,14 @@ class Collection(Protocol):
     def delete(self, **kwargs: Any) -> None: ...
 
 
-def open_collection(client: ClientAPI, name: str, space: Space, metadata: dict[str, Any] | None = None) -> Collection:
+def open_collection(
+    client: ClientAPI, name: str, space: Space, metadata: dict[str, Any] | None = None, *, ef_search: int | None = None
+) -> Collection:
     # The distance space is always set explicitly: Chroma's default (l2) would silently change scores.
-    config = CreateCollectionConfiguration(hnsw=CreateHNSWConfiguration(space=space))
+    hnsw = CreateHNSWConfiguration(space=space)
+    if ef_search is not None:
+        hnsw["ef_search"] = ef_search
+    config = CreateCollectionConfiguration(hnsw=hnsw)
     col = client.get_or_create_collection(name, embedding_function=None, metadata=metadata, configuration=config)
     return cast(Collection, col)
 
