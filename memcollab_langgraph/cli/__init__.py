@@ -16,6 +16,7 @@ import typer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import RetryPolicy
 
+from memcollab_langgraph.cli import evaluate as eval_commands
 from memcollab_langgraph.cli import local as local_commands
 from memcollab_langgraph.cli.demo import demo
 from memcollab_langgraph.cli.render import (
@@ -43,6 +44,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(local_commands.app, name="local")
+app.add_typer(eval_commands.app, name="eval")
 app.command()(demo)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="TOML configuration file.")]

@@ -1,5 +1,8 @@
 """Evaluation harness: conditions, per-item results, LLM response cache, statistics and reports.
 
+* :mod:`.config`: :class:`EvalConfig`, the evaluation's TOML configuration (team, data sets, conditions).
+* :mod:`.plan`: :func:`plan_evaluation`, every item of a run and the memory banks they read (pure).
+* :mod:`.runner`: :func:`run_evaluation` / :func:`arun_evaluation`, the resumable end-to-end run.
 * :mod:`.conditions`: the conditions compared (:func:`standard_conditions`: vanilla, self memory,
   naive transfer, self-contrast, MemCollab; :func:`transfer_matrix_conditions`) and the leakage guard.
 * :mod:`.results`: :class:`ItemResult` records in an append-only, crash-safe, resumable JSONL store.
@@ -27,7 +30,25 @@ from memcollab_langgraph.evaluation.conditions import (
     standard_conditions,
     transfer_matrix_conditions,
 )
+from memcollab_langgraph.evaluation.config import (
+    CONDITION_NAMES,
+    DatasetConfig,
+    EvalConfig,
+    TaskFileConfig,
+    TransferMatrixConfig,
+    load_eval_config,
+    parse_eval_config,
+)
 from memcollab_langgraph.evaluation.markdown import render_markdown
+from memcollab_langgraph.evaluation.plan import (
+    BankPlan,
+    EvaluationPlan,
+    LoadedDataset,
+    TrainSet,
+    WorkItem,
+    load_datasets,
+    plan_evaluation,
+)
 from memcollab_langgraph.evaluation.report import ReportFiles, write_report
 from memcollab_langgraph.evaluation.results import (
     ItemKey,
@@ -36,6 +57,7 @@ from memcollab_langgraph.evaluation.results import (
     RunPlan,
     TruncatedResultWarning,
 )
+from memcollab_langgraph.evaluation.runner import RECORDED_ERRORS, arun_evaluation, is_transient, run_evaluation
 from memcollab_langgraph.evaluation.statistics import (
     Estimate,
     McNemarResult,
@@ -48,15 +70,22 @@ from memcollab_langgraph.evaluation.statistics import (
 from memcollab_langgraph.evaluation.summary import ConditionSummary, RunSummary, TransferCell, summarize
 
 __all__ = [
+    "CONDITION_NAMES",
+    "RECORDED_ERRORS",
     "TRANSFER_PREFIX",
     "VANILLA",
+    "BankPlan",
     "CacheStats",
     "Condition",
     "ConditionSummary",
+    "DatasetConfig",
     "Estimate",
     "EvalCell",
+    "EvalConfig",
+    "EvaluationPlan",
     "ItemKey",
     "ItemResult",
+    "LoadedDataset",
     "McNemarResult",
     "MemorySource",
     "ReportFiles",
@@ -65,19 +94,30 @@ __all__ = [
     "RunPlan",
     "RunSummary",
     "SqliteLLMCache",
+    "TaskFileConfig",
+    "TrainSet",
     "TransferCell",
+    "TransferMatrixConfig",
     "TruncatedResultWarning",
+    "WorkItem",
     "accuracy",
+    "arun_evaluation",
     "bootstrap_mean",
     "check_no_leakage",
     "failed_result",
     "holm",
     "is_transfer",
+    "is_transient",
+    "load_datasets",
+    "load_eval_config",
     "mcnemar_exact",
     "paired_difference",
+    "parse_eval_config",
     "plan_cells",
+    "plan_evaluation",
     "render_markdown",
     "result_from_solve",
+    "run_evaluation",
     "standard_conditions",
     "summarize",
     "transfer_matrix_conditions",

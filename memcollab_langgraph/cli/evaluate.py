@@ -1,0 +1,211 @@
+"""``memcollab eval run|report``: run an evaluation (resumable) and write or rewrite its report.
+
+``memcollab eval run -c EVAL.toml`` runs or resumes the evaluation an evaluation configuration
+describes (:mod:`memcollab_langgraph.evaluation.config`) and prints its summary; running it again
+skips finished items. ``memcollab eval report RUN_DIR`` writes the report of a run, finished or not.
+Progress and notes go to standard error; ``--json`` prints the summary as JSON on standard output.
+Exit codes: 0 done, 1 some items or builds failed (run again to retry them), 2 a configuration or
+input error, 130 interrupted (run again to resume).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from memcollab_langgraph.cli.render import console, emit_json, notes
+from memcollab_langgraph.errors import ConfigurationError, MemCollabError
+from memcollab_langgraph.evaluation import (
+    EvalConfig,
+    ReportFiles,
+    ResultsStore,
+    RunSummary,
+    load_datasets,
+    load_eval_config,
+    plan_evaluation,
+    run_evaluation,
+    write_report,
+)
+from memcollab_langgraph.evaluation.markdown import format_p
+from memcollab_langgraph.evaluation.statistics import Estimate
+from memcollab_langgraph.runtime import Runtime
+
+__all__ = ["app", "report", "run"]
+
+app = typer.Typer(
+    help="Evaluate conditions (vanilla, self memory, naive transfer, self-contrast, MemCollab) on data sets.",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on standard output.")]
+
+
+def _exit_for(error: MemCollabError) -> typer.Exit:
+    notes.print(f"[red]error:[/red] {error}")
+    return typer.Exit(code=2 if isinstance(error, ConfigurationError) else 1)
+
+
+def _pct(e: Estimate | None) -> str:
+    return "-" if e is None else f"{100 * e.value:.1f} [{100 * e.low:.1f}, {100 * e.high:.1f}]"
+
+
+def summary_table(summary: RunSummary) -> Table:
+    """One row per (data set, agent, condition): accuracy, paired delta to the baseline, turns."""
+    table = Table(title=f"run {summary.run_id!r}", title_justify="left")
+    for column in ("data set", "agent", "condition", "n", "accuracy % [95% CI]", "delta pts", "p (Holm)", "turns"):
+        table.add_column(column, justify="left" if column in ("data set", "agent", "condition") else "right")
+    for row in summary.rows:
+        delta = "-" if row.delta is None else f"{100 * row.delta.value:+.1f}"
+        turns = "-" if row.turns is None else f"{row.turns.value:.2f}"
+        failed = f" ({row.failed} failed)" if row.failed else ""
+        table.add_row(
+            row.dataset,
+            row.agent,
+            row.condition,
+            f"{row.n}{failed}",
+            _pct(row.accuracy),
+            delta,
+            format_p(row.p_holm),
+            turns,
+        )
+    return table
+
+
+def _show(files: ReportFiles, *, as_json: bool) -> RunSummary:
+    summary = RunSummary.model_validate_json(files.results_json.read_text(encoding="utf-8"))
+    if as_json:
+        emit_json(
+            {
+                "run_dir": str(files.summary_md.parent),
+                "files": {
+                    "summary_md": str(files.summary_md),
+                    "results_json": str(files.results_json),
+                    "plots": [str(p) for p in files.plots],
+                },
+                "summary": summary,
+            }
+        )
+        return summary
+    console.print(summary_table(summary))
+    if summary.pending:
+        console.print(f"partial: {summary.finished} of {summary.planned} planned items finished")
+    if summary.failed:
+        console.print(f"[yellow]{summary.failed} items failed[/yellow]: run the same command again to retry them")
+    console.print(f"report: {files.summary_md}", soft_wrap=True)  # a path stays on one line, copyable
+    return summary
+
+
+def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
+    plan = plan_evaluation(cfg, load_datasets(cfg))
+    done = ResultsStore(cfg.results_root, cfg.run_id).finished()
+    pending = sum(1 for item in plan.items if item.key not in done)
+    banks = {
+        b.name: {
+            "method": b.method,
+            "builders": list(b.builders),
+            "train": b.train.label,
+            "build_runs": len(b.sources),
+            "training_tasks": len(b.train.tasks),
+        }
+        for b in plan.banks.values()
+    }
+    data: dict[str, Any] = {
+        "run_dir": str(cfg.run_directory),
+        "items": len(plan.items),
+        "pending": pending,
+        "datasets": plan.metadata["datasets"],
+        "banks": banks,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    console.print(f"run directory: {cfg.run_directory}", soft_wrap=True)
+    console.print(f"items: {len(plan.items)} planned, {pending} left to solve")
+    for name, info in plan.metadata["datasets"].items():
+        console.print(f"  {name}: {info['eval_tasks']} tasks, memory from {info['train'] or '-'}")
+    table = Table(title="memory banks (each built once)", title_justify="left")
+    for column in ("bank", "method", "builders", "training tasks"):
+        table.add_column(column, overflow="fold")
+    for bank in plan.banks.values():
+        table.add_row(bank.name, bank.method, ", ".join(bank.builders), f"{len(bank.train.tasks)} ({bank.train.label})")
+    console.print(table)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Evaluation configuration (TOML).")],
+    limit: Annotated[
+        int | None, typer.Option(help="Evaluate at most this many tasks per data set (training tasks unchanged).")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Override the configuration's run_id.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start no model.")] = False,
+    report_only: Annotated[
+        bool, typer.Option("--report-only", help="Only (re)write the report of what is finished.")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Run or resume an evaluation: build each memory bank once, solve every item, write the report.
+
+    Finished items are skipped when the command is run again; failed ones are retried; interrupted
+    builds resume from their checkpoints. Ctrl-C keeps everything finished so far.
+    """
+    try:
+        cfg = load_eval_config(config)
+        if run_id is not None:
+            cfg = cfg.model_copy(update={"run_id": run_id})
+        if limit is not None:
+            cfg = cfg.limited(limit)
+        if dry_run:
+            _dry_run(cfg, as_json=json)
+            return
+        if report_only:
+            files = write_report(ResultsStore(cfg.results_root, cfg.run_id), seed=cfg.seed)
+        else:
+            files = _run(cfg, progress=not json)
+    except MemCollabError as e:
+        raise _exit_for(e) from None
+    summary = _show(files, as_json=json)
+    if summary.failed and not report_only:
+        raise typer.Exit(code=1)
+
+
+def _run(cfg: EvalConfig, *, progress: bool) -> ReportFiles:
+    try:
+        with Runtime(cfg.team_for_run()) as rt:
+            try:
+                directory = run_evaluation(cfg, rt, progress=progress)
+            finally:
+                for note in rt.notes:
+                    notes.print(note)
+    except KeyboardInterrupt:
+        notes.print(
+            f"[yellow]interrupted[/yellow]: finished items are kept in {cfg.run_directory}; run the same command "
+            f"again to resume, or `memcollab eval report {cfg.run_directory}` for a partial report",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=130) from None
+    return ReportFiles(
+        summary_md=directory / "summary.md",
+        results_json=directory / "results.json",
+        plots=sorted(directory.glob("*.png")),
+    )
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (<results>/<run_id>).")],
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    json: JsonOpt = False,
+) -> None:
+    """Write the report of a run, finished or partial: summary.md, results.json and plots."""
+    try:
+        if not (run_dir / "items.jsonl").exists() and not (run_dir / "plan.json").exists():
+            raise ConfigurationError(f"{run_dir} is not a run directory (it has no items.jsonl or plan.json)")
+        directory = run_dir.resolve()
+        files = write_report(ResultsStore(directory.parent, directory.name), seed=seed)
+    except MemCollabError as e:
+        raise _exit_for(e) from None
+    _show(files, as_json=json)

@@ -1,0 +1,275 @@
+"""The plan of an evaluation run, computed before anything runs: tasks, items, banks and metadata.
+
+:func:`load_datasets` reads the task files of an
+:class:`~memcollab_langgraph.evaluation.config.EvalConfig`; :func:`plan_evaluation` (pure) refuses
+leakage, then lists every item, (data set, condition, consumer, task), in the order the runner
+solves them, and the memory banks they read. A bank is named after its condition's method and
+builders (:meth:`~memcollab_langgraph.evaluation.Condition.bank_name`) and its training tasks
+(:attr:`TrainSet.key`): data sets with the same training tasks, and conditions that need the same
+memory, share one bank, which is built once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from memcollab_langgraph.errors import ConfigurationError
+from memcollab_langgraph.evaluation.conditions import Condition, check_no_leakage
+from memcollab_langgraph.evaluation.config import EvalConfig
+from memcollab_langgraph.evaluation.results import ItemKey, RunPlan
+from memcollab_langgraph.nodes import DistillerMethod
+from memcollab_langgraph.schema import Task
+from memcollab_langgraph.tasks import load_tasks
+
+__all__ = [
+    "BankPlan",
+    "EvaluationPlan",
+    "LoadedDataset",
+    "TrainSet",
+    "WorkItem",
+    "load_datasets",
+    "plan_evaluation",
+]
+
+
+@dataclass(frozen=True)
+class TrainSet:
+    """The training tasks a data set's memory is built from."""
+
+    label: str
+    """Where they come from: ``<file>[offset:offset+limit]``."""
+    key: str
+    """Part of the bank name: the file's stem and a digest of the task ids."""
+    tasks: tuple[Task, ...]
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """A data set's evaluation tasks and training tasks, read from their files."""
+
+    name: str
+    eval_tasks: tuple[Task, ...]
+    train: TrainSet | None
+
+
+@dataclass(frozen=True)
+class BankPlan:
+    """One memory bank to build: from whose trajectories, how, from which training tasks."""
+
+    name: str
+    method: DistillerMethod
+    samples: int
+    builders: tuple[str, ...]
+    sources: tuple[str | None, ...]
+    """One build run per entry: its ``source_agent`` (``None``: one run over all builders)."""
+    train: TrainSet
+
+    def thread_prefix(self, source: str | None) -> str:
+        """Checkpointer threads of one build run: ``<bank>:<source or "all">:<task id>``."""
+        return f"{self.name}:{source or 'all'}"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One task solved by one consumer under one condition."""
+
+    key: ItemKey
+    task: Task
+    condition: Condition
+    bank: str | None
+    builders: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """Everything a run will do, in order; see :func:`plan_evaluation`."""
+
+    run_id: str
+    items: tuple[WorkItem, ...]
+    banks: Mapping[str, BankPlan]
+    conditions: tuple[Condition, ...]
+    metadata: Mapping[str, Any]
+
+    def run_plan(self) -> RunPlan:
+        """The ``plan.json`` of the run."""
+        return RunPlan.of(self.run_id, [i.key for i in self.items], self.conditions, self.metadata)
+
+
+def _slug(text: str, limit: int = 20) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")[:limit] or "tasks"
+
+
+def _window(path: Path, limit: int | None, offset: int) -> str:
+    end = "" if limit is None else str(offset + limit)
+    return f"{path.name}[{offset}:{end}]"
+
+
+def load_datasets(config: EvalConfig) -> list[LoadedDataset]:
+    """Read every data set's evaluation and training tasks.
+
+    Raises:
+        ConfigurationError: A file cannot be read or parsed, or a file repeats a task id.
+    """
+    out: list[LoadedDataset] = []
+    for dataset in config.datasets:
+        spec = dataset.eval
+        path = config.resolve(spec.path)
+        tasks = tuple(load_tasks(path, format=spec.format, limit=spec.limit, offset=spec.offset))
+        _check_unique_ids(tasks, f"data set {dataset.name!r}: evaluation file {path}")
+        train: TrainSet | None = None
+        if dataset.train is not None:
+            tspec = dataset.train
+            tpath = config.resolve(tspec.path)
+            ttasks = tuple(load_tasks(tpath, format=tspec.format, limit=tspec.limit, offset=tspec.offset))
+            _check_unique_ids(ttasks, f"data set {dataset.name!r}: train file {tpath}")
+            digest = hashlib.sha256("\x1f".join(sorted(t.id for t in ttasks)).encode()).hexdigest()[:8]
+            train = TrainSet(
+                label=_window(tpath, tspec.limit, tspec.offset), key=f"{_slug(tpath.stem)}-{digest}", tasks=ttasks
+            )
+        out.append(LoadedDataset(name=dataset.name, eval_tasks=tasks, train=train))
+    return out
+
+
+def _check_unique_ids(tasks: Sequence[Task], where: str) -> None:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for task in tasks:
+        (repeated if task.id in seen else seen).add(task.id)
+    if repeated:
+        raise ConfigurationError(f"{where} repeats task id(s) {sorted(repeated)[:10]}; task ids must be unique")
+
+
+def _check_leakage(datasets: Sequence[LoadedDataset]) -> None:
+    problems: list[str] = []
+    for dataset in datasets:
+        if dataset.train is None:
+            continue
+        try:
+            check_no_leakage(dataset.train.tasks, dataset.eval_tasks)
+        except ConfigurationError as e:
+            problems.append(f"data set {dataset.name!r} (memory from {dataset.train.label}): {e}")
+    if problems:
+        raise ConfigurationError("refusing to evaluate on training tasks:\n  " + "\n  ".join(problems))
+
+
+def plan_evaluation(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> EvaluationPlan:
+    """Every item of the run in the order it is solved, and the banks the items read.
+
+    The leakage guard runs first. Items are ordered data set, consumer, task, condition (why: see
+    :mod:`memcollab_langgraph.evaluation.runner`). A bank is named after its condition's method and builders
+    (:meth:`Condition.bank_name`) and its training tasks (:attr:`TrainSet.key`), so data sets with
+    the same training tasks, and conditions needing the same memory, share it.
+
+    Raises:
+        ConfigurationError: An evaluation task was used to build its memory (naming the data set
+            and the task ids), or a data set with memory conditions has no training tasks.
+    """
+    _check_leakage(datasets)
+    cells = config.cells()
+    consumers = list(dict.fromkeys(cell.agent for cell in cells))
+    banks: dict[str, BankPlan] = {}
+    items: list[WorkItem] = []
+    for dataset in datasets:
+        for consumer in consumers:
+            resolved: list[tuple[Condition, str | None, tuple[str, ...]]] = []
+            for cell in (c for c in cells if c.agent == consumer):
+                bank = _bank_for(config, cell.condition, consumer, dataset, banks)
+                builders = cell.condition.builders_for(consumer, config.team_of(cell.condition))
+                resolved.append((cell.condition, bank, builders))
+            for task in dataset.eval_tasks:
+                for condition, bank, builders in resolved:
+                    key = ItemKey(condition.name, consumer, dataset.name, task.id)
+                    items.append(WorkItem(key=key, task=task, condition=condition, bank=bank, builders=builders))
+    conditions = tuple({c.condition.name: c.condition for c in cells}.values())
+    metadata = _metadata(config, datasets, banks, items)
+    return EvaluationPlan(config.run_id, tuple(items), banks, conditions, metadata)
+
+
+def _bank_for(
+    config: EvalConfig, condition: Condition, consumer: str, dataset: LoadedDataset, banks: dict[str, BankPlan]
+) -> str | None:
+    team = config.team_of(condition)
+    base = condition.bank_name(consumer, team)
+    if base is None or condition.method is None:
+        return None
+    if dataset.train is None:
+        raise ConfigurationError(
+            f"data set {dataset.name!r}: condition {condition.name!r} needs memory built from training tasks; "
+            "add a train file to the data set"
+        )
+    name = f"{base}-{dataset.train.key}"
+    if name not in banks:
+        banks[name] = BankPlan(
+            name=name,
+            method=condition.method,
+            samples=condition.samples,
+            builders=condition.builders_for(consumer, team),
+            sources=condition.single_source_builds(consumer, team),
+            train=dataset.train,
+        )
+    return name
+
+
+def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> dict[str, Any]:
+    """The settings every item of a run must share; a run directory refuses a different fingerprint."""
+    team = config.team
+    local = dict(team.local.models) if team.local is not None else {}
+    agents = {
+        a.name: {
+            "model": local.get(a.local_alias, a.model_id) if a.local_alias else a.model_id,
+            "temperature": a.temperature,
+            "max_tokens": a.max_tokens,
+            "strength": a.strength,
+        }
+        for a in team.agents
+    }
+    train = {d.name: d.train.key for d in datasets if d.train is not None}  # the training tasks, by content
+    value = {
+        "agents": agents,
+        "distiller": team.distiller_name,
+        "classifier": config.classifier if config.classifier == "consumer" else team.classifier_name,
+        "taxonomy": team.memory.taxonomy,
+        "max_turns": config.turns,
+        "retrieval": config.retrieval,
+        "k": config.k,
+        "self_contrast": [config.self_contrast_samples, config.self_contrast_temperature],
+        "seed": config.seed,
+        "train": train,
+    }
+    normalized: dict[str, Any] = json.loads(json.dumps(value))
+    return normalized
+
+
+def _metadata(
+    config: EvalConfig, datasets: Sequence[LoadedDataset], banks: Mapping[str, BankPlan], items: Sequence[WorkItem]
+) -> dict[str, Any]:
+    cells: dict[str, dict[str, dict[str, str | None]]] = {}
+    for item in items:
+        cells.setdefault(item.key.dataset, {}).setdefault(item.key.condition, {})[item.key.agent] = item.bank
+    return {
+        "fingerprint": _fingerprint(config, datasets),
+        "config": str(config.source) if config.source else None,
+        "team": str(config.team.source) if config.team.source else None,
+        "datasets": {
+            d.name: {
+                "eval": str(config.resolve(spec.eval.path)),
+                "eval_tasks": len(d.eval_tasks),
+                "train": d.train.label if d.train else None,
+                "train_tasks": len(d.train.tasks) if d.train else 0,
+            }
+            for d, spec in zip(datasets, config.datasets, strict=True)
+        },
+        "banks": {
+            b.name: {"method": b.method, "builders": list(b.builders), "samples": b.samples, "train": b.train.label}
+            for b in banks.values()
+        },
+        "cells": cells,
+        "cache": str(config.resolve(config.cache)) if config.cache else None,
+        "max_concurrency": config.max_concurrency,
+    }

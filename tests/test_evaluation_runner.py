@@ -1,0 +1,524 @@
+"""The evaluation runner end to end on fake models: plan, banks built once, items, resume, cache, report.
+
+The fakes (:class:`Team`) are deterministic and sometimes wrong: ``big`` always answers right,
+``small`` only when its prompt carries constraints from the memory (or on the "easy" tasks), and
+the distiller writes one abstract constraint per task. Every model call is counted by role, so
+the tests can say exactly what a (re-)run did.
+"""
+
+from __future__ import annotations
+
+import doctest
+import json
+import signal
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langgraph.store.memory import InMemoryStore
+
+from memcollab_langgraph.errors import ConfigurationError, MemCollabError, StoreError
+from memcollab_langgraph.evaluation import (
+    EvalConfig,
+    ItemResult,
+    ResultsStore,
+    RunSummary,
+    arun_evaluation,
+    is_transient,
+    load_datasets,
+    load_eval_config,
+    parse_eval_config,
+    plan_evaluation,
+    run_evaluation,
+)
+from memcollab_langgraph.evaluation import config as config_module
+from memcollab_langgraph.evaluation import runner as runner_module
+from memcollab_langgraph.models import Agent
+from memcollab_langgraph.openai_compat import OpenAICompatibleChat
+from memcollab_langgraph.runtime import Runtime
+from memcollab_langgraph.testing import FunctionChatModel
+
+REPO = Path(__file__).resolve().parents[1]
+CATEGORY = "math/prealgebra/arithmetic_word_problems"
+
+
+def _task(i: int, n: int, m: int, *, easy: bool = False) -> dict[str, Any]:
+    return {
+        "id": f"t{i}",
+        "domain": "math",
+        "question": f"A box holds {n} pens. How many pens are in {m} boxes? (item {i})",
+        "answer": str(n * m),
+        "category": CATEGORY,
+        "metadata": {"easy": easy},
+    }
+
+
+TRAIN = [_task(i, 3 + i, 4 + i) for i in range(1, 5)]
+DEV = [_task(10, 7, 8, easy=True), _task(11, 6, 9), _task(12, 5, 12)]
+DEV2 = [_task(20, 9, 9), _task(21, 4, 13, easy=True)]
+BY_QUESTION = {t["question"]: t for t in TRAIN + DEV + DEV2}
+ITEMS_PER_CONDITION = 2 * (len(DEV) + len(DEV2))  # two consumers
+
+RULE = {
+    "constraints": [
+        {
+            "when": "a quantity is given per container and several containers are asked about",
+            "enforce": "multiply the amount per container by the number of containers",
+            "avoid": "adding the amount per container to the number of containers",
+            "category": "prealgebra",
+            "subcategory": "arithmetic_word_problems",
+        }
+    ]
+}
+
+
+class Team:
+    """Counting fakes for a two-agent team; ``crash_on``/``fail_on`` inject an error in small's solve of a task."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.solved: list[tuple[str, str]] = []
+        self.crash_on: str | None = None
+        self.fail_on: str | None = None
+        self.interrupt_on: str | None = None
+        self._lock = threading.Lock()
+
+    def models(self) -> dict[str, BaseChatModel]:
+        return {
+            "big": FunctionChatModel(lambda m: self._reply("big", m), model_name="big-7b"),
+            "small": FunctionChatModel(lambda m: self._reply("small", m), model_name="small-1b"),
+        }
+
+    def _reply(self, agent: str, messages: list[BaseMessage]) -> str:
+        system = messages[0].text
+        text = "\n".join(m.text for m in messages)
+        task = next(t for q, t in BY_QUESTION.items() if q in text)
+        if system.startswith("You label tasks"):
+            role = "classify"
+        elif system.startswith(("You compare", "You study")):
+            role = "distill"
+        else:
+            role = "solve"
+        with self._lock:
+            self.calls[agent, role] += 1
+            if role == "solve":
+                self.solved.append((agent, task["id"]))
+                if agent == "small" and task["id"] == self.crash_on:
+                    self.crash_on = None
+                    raise RuntimeError("injected crash")
+                if agent == "small" and task["id"] == self.interrupt_on:
+                    self.interrupt_on = None
+                    signal.raise_signal(signal.SIGINT)  # Ctrl-C: KeyboardInterrupt in the main thread
+                if agent == "small" and task["id"] == self.fail_on:
+                    self.fail_on = None
+                    raise openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat"))
+        if role == "classify":
+            return json.dumps({"category": "prealgebra", "subcategory": "arithmetic_word_problems"})
+        if role == "distill":
+            return json.dumps(RULE)
+        answer = task["answer"]
+        if agent == "small" and "Constraints distilled" not in system and not task["metadata"]["easy"]:
+            answer = str(int(answer) + 1)
+        return f"Multiplying gives the total. \\boxed{{{answer}}}"
+
+    def count(self, role: str) -> int:
+        return sum(n for (_, r), n in self.calls.items() if r == role)
+
+
+def _write(path: Path, tasks: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf-8")
+    return path
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> EvalConfig:
+    data: dict[str, Any] = {
+        "run_id": "smoke",
+        "results": "results",
+        "conditions": ["vanilla", "self_memory", "naive_transfer", "memcollab"],
+        "retries": 1,
+        "team": {
+            "max_turns": 1,
+            "memory": {"taxonomy": "math"},
+            "agents": [
+                {"name": "big", "model": "big-7b", "base_url": "http://127.0.0.1:9/v1", "strength": 2},
+                {"name": "small", "model": "small-1b", "base_url": "http://127.0.0.1:9/v1", "strength": 1},
+            ],
+        },
+        "datasets": [
+            {"name": "toy", "train": {"path": "train.jsonl"}, "eval": {"path": "dev.jsonl"}},
+            {"name": "toy2", "train": {"path": "train.jsonl"}, "eval": {"path": "dev2.jsonl"}},
+        ],
+    }
+    data.update(overrides)
+    _write(tmp_path / "train.jsonl", TRAIN)
+    _write(tmp_path / "dev.jsonl", DEV)
+    _write(tmp_path / "dev2.jsonl", DEV2)
+    return parse_eval_config(data, source=tmp_path / "eval.toml")
+
+
+def evaluate(config: EvalConfig, team: Team, store: InMemoryStore, *, progress: bool = False) -> Path:
+    with Runtime(config.team_for_run(), models=team.models(), store=store) as rt:
+        return run_evaluation(config, rt, progress=progress)
+
+
+def latest(run: Path) -> dict[tuple[str, ...], ItemResult]:
+    return {tuple(r.key): r for r in ResultsStore(run.parent, run.name).latest()}
+
+
+def report_of(run: Path) -> RunSummary:
+    return RunSummary.model_validate_json((run / "results.json").read_text(encoding="utf-8"))
+
+
+# -- the smoke evaluation ---------------------------------------------------------------------------
+
+
+def test_smoke_evaluation_writes_the_report_and_builds_each_bank_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    team = Team()
+    run = evaluate(config, team, InMemoryStore())
+
+    results = latest(run)
+    assert len(results) == 4 * ITEMS_PER_CONDITION
+    assert all(r.error is None and r.correct is not None for r in results.values())
+    # big is always right; small without memory only on the easy tasks, with MemCollab's memory always
+    assert {r.correct for k, r in results.items() if k[1] == "big"} == {True}
+    vanilla_small = [r.correct for k, r in results.items() if k[:2] == ("vanilla", "small")]
+    assert vanilla_small == [t["metadata"]["easy"] for t in DEV + DEV2]
+    assert all(r.correct for k, r in results.items() if k[:2] == ("memcollab", "small"))
+    memcollab = [r for k, r in results.items() if k[0] == "memcollab"]
+    assert all(r.retrieved_ids for r in memcollab)
+    assert all(r.memory_source == ["big", "small"] for r in memcollab)
+    assert len({r.bank for r in memcollab}) == 1, "one MemCollab bank, shared by consumers and data sets"
+    assert results["naive_transfer", "small", "toy", "t11"].memory_source == ["big"]
+    assert results["vanilla", "small", "toy", "t11"].retrieved_ids == []
+
+    # Banks: self memory x2 (one per agent), naive transfer x2, MemCollab x1, all shared by both data
+    # sets (same training tasks). One distillation per bank and training task, none repeated.
+    assert team.count("distill") == 5 * len(TRAIN)
+    banks = json.loads((run / "banks.json").read_text())
+    assert len(banks) == 5
+    assert all(b["complete"] and b["constraints"] >= 1 for b in banks.values())
+
+    summary_md = (run / "summary.md").read_text()
+    for name in ("vanilla", "self_memory", "naive_transfer", "memcollab", "big", "small", "toy2"):
+        assert name in summary_md
+    summary = report_of(run)
+    assert summary.complete
+    assert summary.planned == len(results)
+    assert set(summary.conditions) == {"vanilla", "self_memory", "naive_transfer", "memcollab"}
+    row = summary.row("toy", "small", "memcollab")
+    assert row is not None
+    assert row.delta is not None
+    assert row.delta.value > 0
+    plots = sorted(run.glob("*.png"))
+    assert {p.name for p in plots} >= {"accuracy.png", "turns.png"}
+    assert all(p.stat().st_size > 1000 for p in plots)
+    plan = json.loads((run / "plan.json").read_text())
+    assert len(plan["items"]) == len(results)
+    assert plan["metadata"]["fingerprint"]["agents"]["big"]["model"] == "big-7b"
+
+
+def test_a_rerun_skips_finished_items_and_complete_banks(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "memcollab"])
+    store = InMemoryStore()
+    evaluate(config, Team(), store)
+    again = Team()
+    run = evaluate(config, again, store)
+    assert sum(again.calls.values()) == 0, again.calls
+    assert len(ResultsStore(run.parent, run.name).read()) == 2 * ITEMS_PER_CONDITION, "nothing appended"
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "memcollab"])
+    store = InMemoryStore()
+    team = Team()
+    team.crash_on = "t12"  # small's first solve of t12 raises an error that is not a model error: the run stops
+    with pytest.raises(RuntimeError, match="injected crash"):
+        evaluate(config, team, store)
+    run = config.run_directory
+    written = latest(run)
+    assert written
+    assert len(written) < 2 * ITEMS_PER_CONDITION
+    assert all(r.error is None for r in written.values())
+
+    resumed = Team()
+    evaluate(config, resumed, store)
+    assert resumed.count("distill") == 0, "the bank was complete: not built again"
+    new = [k for k in latest(run) if k not in written]
+    assert new
+    assert sorted(resumed.solved) == sorted((k[1], k[3]) for k in new), "exactly the items without a result ran"
+    assert report_of(run).complete
+
+
+def test_ctrl_c_keeps_what_was_written_and_the_next_run_resumes(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "memcollab"])
+    store = InMemoryStore()
+    team = Team()
+    team.interrupt_on = "t11"
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config, team, store, progress=True)
+    written = latest(config.run_directory)
+    assert ("vanilla", "small", "toy", "t11") in written, "the item in flight at Ctrl-C finished and was written"
+    assert len(written) < 2 * ITEMS_PER_CONDITION, "items not started were not run"
+    resumed = Team()
+    evaluate(config, resumed, store)
+    assert len(resumed.solved) == 2 * ITEMS_PER_CONDITION - len(written)
+    assert report_of(config.run_directory).complete
+
+
+def test_an_interrupted_build_resumes_from_its_checkpoints(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["memcollab"])
+    store = InMemoryStore()
+    team = Team()
+    team.crash_on = "t3"  # small crashes while solving training task t3 inside the build
+    with pytest.raises(MemCollabError, match="1 of 4 training tasks failed"):
+        evaluate(config, team, store)
+    assert team.count("distill") == len(TRAIN) - 1
+    assert not (config.run_directory / "banks.json").exists()
+    assert not (config.run_directory / "items.jsonl").exists(), "nothing is evaluated with an incomplete bank"
+
+    resumed = Team()
+    evaluate(config, resumed, store)
+    assert resumed.count("distill") == 1, "only the interrupted training task is distilled"
+    assert ("big", "t3") not in resumed.solved, "big's finished solve of t3 was checkpointed"
+    assert ("small", "t3") in resumed.solved
+    assert report_of(config.run_directory).complete
+
+
+def test_failed_items_are_recorded_and_retried_by_the_next_run(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla"])
+    store = InMemoryStore()
+    team = Team()
+    team.fail_on = "t11"
+    run = evaluate(config, team, store)
+    failed = latest(run)["vanilla", "small", "toy", "t11"]
+    assert failed.error is not None
+    assert failed.error.startswith("APIConnectionError")
+    assert failed.correct is None
+    summary = report_of(run)
+    assert summary.failed == 1
+    assert not summary.complete
+
+    again = Team()
+    evaluate(config, again, store)
+    assert again.solved == [("small", "t11")]
+    assert latest(run)["vanilla", "small", "toy", "t11"].error is None
+    assert report_of(run).complete
+
+
+def test_leakage_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    _write(tmp_path / "dev2.jsonl", [*DEV2, TRAIN[0]])
+    team = Team()
+    with pytest.raises(ConfigurationError, match=r"data set 'toy2'.*\['t1'\]"):
+        evaluate(config, team, InMemoryStore())
+    assert sum(team.calls.values()) == 0
+    assert not config.run_directory.exists()
+
+
+def test_leakage_under_another_id_is_caught_by_the_question(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    _write(tmp_path / "dev.jsonl", [*DEV, {**TRAIN[1], "id": "renamed"}])
+    with pytest.raises(ConfigurationError, match=r"renamed \(same question as training task t2\)"):
+        plan_evaluation(config, load_datasets(config))
+
+
+def test_a_run_refuses_other_settings_under_the_same_run_id(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla"])
+    evaluate(config, Team(), InMemoryStore())
+    changed = make_config(tmp_path, conditions=["vanilla"], k=2)
+    with pytest.raises(ConfigurationError, match=r"changed: \['k'\].*new run_id"):
+        evaluate(changed, Team(), InMemoryStore())
+    more = make_config(tmp_path, conditions=["vanilla", "memcollab"])  # adding conditions is fine
+    team = Team()
+    evaluate(more, team, InMemoryStore())
+    assert team.count("solve") > 0
+
+
+def test_a_store_that_lost_the_banks_is_detected(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "memcollab"])
+    team = Team()
+    team.crash_on = "t12"  # leave items pending, so that the next run needs the bank again
+    with pytest.raises(RuntimeError):
+        evaluate(config, team, InMemoryStore())
+    with pytest.raises(StoreError, match="does not keep the run's memory"):
+        evaluate(config, Team(), InMemoryStore())  # a fresh in-memory store: the bank is gone
+
+
+def test_the_cache_serves_a_second_run_but_not_the_self_contrast_samples(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "self_contrast", "memcollab"], cache="llm.sqlite")
+    evaluate(config, Team(), InMemoryStore())
+    assert (tmp_path / "llm.sqlite").stat().st_size > 0
+    second = Team()
+    other = config.model_copy(update={"run_id": "smoke-again"})
+    evaluate(other, second, InMemoryStore())
+    # Only the self-contrast samples are drawn again: each agent, each training task, twice.
+    assert set(second.calls) == {("big", "solve"), ("small", "solve")}
+    assert second.calls["big", "solve"] == second.calls["small", "solve"] == 2 * len(TRAIN)
+    first = {k[:2] + k[3:]: r.correct for k, r in latest(config.run_directory).items()}
+    again = {k[:2] + k[3:]: r.correct for k, r in latest(other.run_directory).items()}
+    assert first == again
+
+
+def test_self_contrast_samples_come_from_a_sampling_copy_of_the_agent() -> None:
+    model = OpenAICompatibleChat(model="m", base_url="http://127.0.0.1:9/v1", api_key="x", temperature=0.0, seed=3)
+    sampler = runner_module._sampling(Agent(name="a", model=model), 0.7)
+    assert isinstance(sampler.model, OpenAICompatibleChat)
+    assert (sampler.model.temperature, sampler.model.seed, sampler.model.cache) == (0.7, None, False)
+    assert (model.temperature, model.seed, model.cache) == (0.0, 3, None), "the agent's own model is unchanged"
+    warm = OpenAICompatibleChat(model="m", base_url="http://127.0.0.1:9/v1", api_key="x", temperature=1.1)
+    warm_sampler = runner_module._sampling(Agent(name="a", model=warm), 0.7).model
+    assert isinstance(warm_sampler, OpenAICompatibleChat)
+    assert warm_sampler.temperature == 1.1, "a sampling temperature that is configured is kept"
+
+
+async def test_the_async_runner_gives_the_same_results(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "naive_transfer", "memcollab"])
+    sync_run = evaluate(config, Team(), InMemoryStore())
+    async_config = config.model_copy(update={"run_id": "smoke-async"})
+    team = Team()
+    with Runtime(async_config.team_for_run(), models=team.models(), store=InMemoryStore()) as rt:
+        async_run = await arun_evaluation(async_config, rt, progress=False)
+    assert {k: r.correct for k, r in latest(sync_run).items()} == {k: r.correct for k, r in latest(async_run).items()}
+    assert team.count("distill") == 3 * len(TRAIN)
+    assert report_of(async_run).complete
+
+
+def test_concurrent_items_are_all_recorded_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "memcollab"], max_concurrency=4)
+    run = evaluate(config, Team(), InMemoryStore(), progress=True)
+    keys = [r.key for r in ResultsStore(run.parent, run.name).read()]
+    assert len(keys) == len(set(keys)) == 2 * ITEMS_PER_CONDITION
+
+
+# -- the plan ---------------------------------------------------------------------------------------
+
+
+def test_plan_orders_items_by_dataset_consumer_task_condition(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla", "memcollab"])
+    plan = plan_evaluation(config, load_datasets(config))
+    assert [tuple(i.key) for i in plan.items[:4]] == [
+        ("vanilla", "big", "toy", "t10"),
+        ("memcollab", "big", "toy", "t10"),
+        ("vanilla", "big", "toy", "t11"),
+        ("memcollab", "big", "toy", "t11"),
+    ]
+    [bank] = plan.banks.values()
+    assert (bank.method, bank.builders, bank.sources) == ("contrastive", ("big", "small"), (None,))
+    assert bank.name.startswith("contrastive-big_small-")
+    assert bank.name.endswith(bank.train.key)
+
+
+def test_transfer_matrix_shares_banks_with_the_standard_conditions(tmp_path: Path) -> None:
+    team = make_config(tmp_path).team.model_dump(exclude={"source"})
+    team["agents"].append({"name": "other", "base_url": "http://127.0.0.1:9/v1", "family": "llama"})
+    config = make_config(
+        tmp_path,
+        team=team,
+        builders=["big", "small"],
+        conditions=["vanilla", "memcollab"],
+        transfer_matrix={"builders": [["big"], ["big", "small"]], "consumers": ["small", "other"]},
+    )
+    cells = {(c.condition.name, c.agent) for c in config.cells()}
+    assert {("transfer:big+small", "other"), ("vanilla", "other"), ("transfer:big", "small")} <= cells
+    assert ("memcollab", "other") not in cells
+    plan = plan_evaluation(config, load_datasets(config))
+    banks = {(i.key.condition, i.key.agent): i.bank for i in plan.items if i.key.dataset == "toy"}
+    assert banks["transfer:big+small", "other"] == banks["memcollab", "small"]
+    assert banks["transfer:big", "small"] == banks["transfer:big", "other"]
+    assert len(plan.banks) == 2  # big alone and big+small, each built once
+
+
+# -- the configuration ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("eval-*.toml")), ids=lambda p: p.name)
+def test_shipped_evaluation_configs_parse(path: Path) -> None:
+    config = load_eval_config(path)
+    assert config.cells()
+    assert config.team.distiller_name in {a.name for a in config.team.agents}
+
+
+def test_the_example_configuration_parses_and_plans_the_first_reproduction() -> None:
+    config = load_eval_config(REPO / "configs" / "eval-local-qwen.toml")
+    assert [d.name for d in config.datasets] == ["gsm8k", "mbpp", "humaneval"]
+    assert {c.condition.name for c in config.cells()} == {"vanilla", "naive_transfer", "memcollab"}
+    assert config.consumer_names == ["qwen-0.5b", "qwen-1.5b"]
+    assert {a.local_alias for a in config.team.agents} == {"qwen-0_5b", "qwen-1_5b", "smollm2"}
+    assert config.run_directory == (REPO / "results" / "eval-local-qwen").resolve()
+    data = config.resolve(config.datasets[0].eval.path)
+    if not data.exists():
+        pytest.skip(f"benchmark data not present at {data}")
+    plan = plan_evaluation(config, load_datasets(config))
+    assert len(plan.items) == 3 * 100 * 3 * 2
+    humaneval = {i.bank for i in plan.items if i.key.dataset == "humaneval"}
+    mbpp = {i.bank for i in plan.items if i.key.dataset == "mbpp"}
+    assert humaneval == mbpp, "HumanEval reads the banks built from MBPP train"
+    assert len(plan.banks) == 6
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"conditions": ["vanilla", "memcolab"]}, r"conditions: unknown condition\(s\) \['memcolab'\]"),
+        ({"consumers": ["huge"]}, r"consumers: unknown agent\(s\) \['huge'\]"),
+        ({"retrieval": "dense"}, r"retrieval: Input should be 'task_aware' or 'embedding_only'"),
+        ({"k": 0}, r"k: Input should be greater than 0"),
+        ({"colour": "blue"}, r"colour: unknown key"),
+        ({"datasets": [{"name": "toy", "eval": {"path": "dev.jsonl"}}]}, r"datasets: \['toy'\] have no train file"),
+        ({"conditions": []}, r"conditions: nothing to evaluate"),
+        ({"builders": ["big"], "consumers": ["big"], "conditions": ["memcollab"]}, r"conditions: .*two agents"),
+        ({"consumers": ["small"], "builders": ["big"]}, r"consumers: \['small'\] are not builders"),
+        ({"team": "missing.toml"}, r"team = 'missing.toml'.*does not exist"),
+        ({"team": {"agents": []}}, r"(?s)\[team\] table.*agents: List should have at least 1 item"),
+    ],
+)
+def test_configuration_errors_name_the_field_and_the_fix(
+    tmp_path: Path, override: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        make_config(tmp_path, **override)
+
+
+def test_a_team_file_is_read_relative_to_the_evaluation_file(tmp_path: Path) -> None:
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "team.toml").write_text(
+        '[[agents]]\nname = "a"\nbase_url = "http://127.0.0.1:9/v1"\n', encoding="utf-8"
+    )
+    (tmp_path / "configs" / "eval.toml").write_text(
+        'team = "team.toml"\nconditions = ["vanilla"]\n[[datasets]]\nname = "d"\neval = { path = "../dev.jsonl" }\n',
+        encoding="utf-8",
+    )
+    _write(tmp_path / "dev.jsonl", DEV)
+    config = load_eval_config(tmp_path / "configs" / "eval.toml")
+    assert config.run_id == "eval"
+    assert config.team.agents[0].name == "a"
+    assert [t.id for t in load_datasets(config)[0].eval_tasks] == ["t10", "t11", "t12"]
+    assert config.team_for_run().memory.store == str(config.run_directory / "memory")
+
+
+def test_limited_caps_the_evaluation_tasks_only(tmp_path: Path) -> None:
+    config = make_config(tmp_path).limited(1)
+    datasets = load_datasets(config)
+    assert [len(d.eval_tasks) for d in datasets] == [1, 1]
+    assert all(d.train is not None and len(d.train.tasks) == len(TRAIN) for d in datasets)
+
+
+def test_transient_errors_are_retried_and_bad_requests_are_not() -> None:
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat")
+    assert is_transient(openai.APIConnectionError(request=request))
+    assert is_transient(ConnectionError("reset"))
+    bad = openai.BadRequestError("context too long", response=httpx.Response(400, request=request), body=None)
+    assert not is_transient(bad)
+    assert not is_transient(ValueError("bug"))
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(config_module).failed == 0
+    assert doctest.testmod(runner_module).failed == 0
