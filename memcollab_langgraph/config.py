@@ -39,7 +39,10 @@ __all__ = [
     "LocalConfig",
     "MemoryConfig",
     "RoleConfig",
+    "describe_validation_error",
     "load_config",
+    "parse_config",
+    "read_toml",
 ]
 
 LOCAL_PREFIX = "local:"
@@ -189,17 +192,37 @@ class Config(_Strict):
         return self.source.parent / p
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, naming the field and, for unknown or missing keys, the fix."""
     lines = []
     for err in error.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (misspelt?); remove it or check the documented keys"
         elif err["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"  {where}: {msg}")
+        lines.append(f"  {where}: {msg}" if where else f"  {msg}")  # checks across fields name their field
     return "\n".join(lines)
+
+
+def read_toml(path: str | Path, *, what: str, examples: str) -> tuple[dict[str, Any], Path]:
+    """Read a TOML file; a missing file or bad TOML is a :class:`ConfigurationError` naming the file.
+
+    Returns:
+        The parsed table and the file's resolved path.
+    """
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"{what} {str(file)!r} does not exist; pass --config with the path of a TOML file (examples: {examples})"
+        ) from None
+    try:
+        return tomllib.loads(text), file.resolve()
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigurationError(f"{file} is not valid TOML: {e}") from None
 
 
 def parse_config(data: dict[str, Any], *, source: Path | None = None) -> Config:
@@ -208,7 +231,7 @@ def parse_config(data: dict[str, Any], *, source: Path | None = None) -> Config:
         return Config.model_validate({**data, "source": source})
     except ValidationError as e:
         where = f" in {source}" if source else ""
-        raise ConfigurationError(f"invalid configuration{where}:\n{_describe(e)}") from None
+        raise ConfigurationError(f"invalid configuration{where}:\n{describe_validation_error(e)}") from None
 
 
 def load_config(path: str | Path) -> Config:
@@ -224,16 +247,5 @@ def load_config(path: str | Path) -> Config:
         >>> load_config(f).distiller_name
         'a'
     """
-    file = Path(path).expanduser()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigurationError(
-            f"configuration file {str(file)!r} does not exist; pass --config with the path of a TOML file "
-            "(examples in configs/)"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigurationError(f"{file} is not valid TOML: {e}") from None
-    return parse_config(data, source=file.resolve())
+    data, file = read_toml(path, what="configuration file", examples="configs/*.toml")
+    return parse_config(data, source=file)

@@ -36,14 +36,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from memcollab_langgraph.config import Config, MemoryConfig, load_config, parse_config
+from memcollab_langgraph.config import (
+    Config,
+    MemoryConfig,
+    describe_validation_error,
+    load_config,
+    parse_config,
+    read_toml,
+)
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation.conditions import (
     VANILLA,
@@ -319,19 +325,6 @@ def _known(field: str, chosen: list[str], names: list[str]) -> None:
         raise ValueError(f"{field}: unknown agent(s) {unknown}; the team's agents are {names}")
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for err in error.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (misspelt?); remove it or check the documented keys"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        lines.append(f"  {where}: {msg}" if where else f"  {msg}")  # checks across fields name their field
-    return "\n".join(lines)
-
-
 def _team(value: Any, source: Path | None) -> Config:
     base = source.parent if source is not None else Path.cwd()
     if isinstance(value, str):
@@ -381,7 +374,7 @@ def parse_eval_config(data: Mapping[str, Any], *, source: Path | None = None) ->
         return EvalConfig.model_validate({**values, "source": source})
     except ValidationError as e:
         where = f" in {source}" if source else ""
-        raise ConfigurationError(f"invalid evaluation configuration{where}:\n{_describe(e)}") from None
+        raise ConfigurationError(f"invalid evaluation configuration{where}:\n{describe_validation_error(e)}") from None
 
 
 def load_eval_config(path: str | Path) -> EvalConfig:
@@ -390,16 +383,5 @@ def load_eval_config(path: str | Path) -> EvalConfig:
     Raises:
         ConfigurationError: The file is missing, not TOML, or a field is invalid.
     """
-    file = Path(path).expanduser()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigurationError(
-            f"evaluation configuration {str(file)!r} does not exist; pass --config with the path of a TOML "
-            "file (examples: configs/eval-*.toml)"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigurationError(f"{file} is not valid TOML: {e}") from None
-    return parse_eval_config(data, source=file.resolve())
+    data, file = read_toml(path, what="evaluation configuration", examples="configs/eval-*.toml")
+    return parse_eval_config(data, source=file)
