@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final, Protocol, cast
 
@@ -11,7 +12,18 @@ from chromadb.api.collection_configuration import CreateCollectionConfiguration,
 from chromadb.api.types import Space
 from chromadb.config import Settings
 
-__all__ = ["CHUNK", "Collection", "Vectors", "chunks", "client_settings", "cosine", "open_collection"]
+from memcollab_langgraph.errors import ConfigurationError
+
+__all__ = [
+    "CHUNK",
+    "Collection",
+    "Vectors",
+    "chunks",
+    "client_settings",
+    "cosine",
+    "open_collection",
+    "parse_server_url",
+]
 
 CHUNK: Final = 1000
 Vectors = dict[str, list[float]]
@@ -63,3 +75,17 @@ def cosine(query: Sequence[float], matrix: Any) -> list[float]:
     sims[ok] = (m[ok] @ q) / norms[ok]
     out: list[float] = sims.tolist()
     return out
+
+
+def parse_server_url(url: str) -> tuple[str, int, bool]:
+    """``(host, port, ssl)`` of a Chroma server address such as ``http://127.0.0.1:8000``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"Chroma server url {url!r} must look like 'http://127.0.0.1:8000' (scheme http or https)"
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 8000)
+    except ValueError as e:
+        raise ConfigurationError(f"Chroma server url {url!r} has an invalid port: {e}") from None
+    return parts.hostname, port, parts.scheme == "https"

@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import logging
 import threading
-import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from os import PathLike
@@ -53,6 +51,7 @@ from memcollab_langgraph.store.backend import (
     client_settings,
     cosine,
     open_collection,
+    parse_server_url,
 )
 from memcollab_langgraph.store.filters import PARTIAL, is_exact, matches, pushdown
 from memcollab_langgraph.store.records import (
@@ -127,7 +126,7 @@ class ChromaStore(BaseStore):
             raise ConfigurationError(
                 f"pass only one of path= (embedded on disk), url= (a Chroma server) or client=, got {given}"
             )
-        self._server = _parse_url(url) if url is not None else None
+        self._server = parse_server_url(url) if url is not None else None
         self._path = path
         self._client = client
         self._ephemeral = not given
@@ -359,7 +358,7 @@ class ChromaStore(BaseStore):
         rows = self._rows_where(conditions, documents=documents or not exact)
         if op.filter:
             check = [r for r in rows if not exact or r.metadata.get(PARTIAL)]
-            keep = {r.id for r in self._with_documents(check) if matches(_value(r), op.filter)}
+            keep = {r.id for r in self._with_documents(check) if matches(r.value, op.filter)}
             rows = [r for r in rows if r.id in keep or (exact and not r.metadata.get(PARTIAL))]
         return self._sorted(rows)
 
@@ -592,22 +591,3 @@ class ChromaStore(BaseStore):
     def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
         """Stop the sweeper thread; ``False`` if it did not stop within ``timeout`` seconds."""
         return self._sweeper.stop(timeout)
-
-
-def _parse_url(url: str) -> tuple[str, int, bool]:
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"Chroma server url {url!r} must look like 'http://127.0.0.1:8000' (scheme http or https)"
-        )
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 8000)
-    except ValueError as e:
-        raise ConfigurationError(f"Chroma server url {url!r} has an invalid port: {e}") from None
-    return parts.hostname, port, parts.scheme == "https"
-
-
-def _value(row: Row) -> Mapping[str, Any]:
-    if row.document is None:
-        raise AssertionError(f"row {row.id} was read without its document")
-    return cast(Mapping[str, Any], json.loads(row.document))

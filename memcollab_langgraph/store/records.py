@@ -151,6 +151,13 @@ class Row:
     def order(self) -> int:
         return int(self.metadata["_seq"])
 
+    @property
+    def value(self) -> Any:
+        """The stored JSON value (the row must have been read with its document)."""
+        if self.document is None:
+            raise AssertionError(f"row {self.id} was read without its document")
+        return json.loads(self.document)
+
     def expired(self, now: int) -> bool:
         return int(self.metadata.get("_exp", NO_EXPIRY)) <= now
 
@@ -160,12 +167,10 @@ def _dt(us: Any) -> datetime:
 
 
 def row_to_item(row: Row, *, score: float | None = None, search: bool = False) -> Item:
-    if row.document is None:
-        raise AssertionError(f"row {row.id} was read without its document")
     kwargs: dict[str, Any] = {
         "namespace": row.namespace,
         "key": str(row.metadata["_key"]),
-        "value": json.loads(row.document),
+        "value": row.value,
         "created_at": _dt(row.metadata["_created"]),
         "updated_at": _dt(row.metadata["_updated"]),
     }
