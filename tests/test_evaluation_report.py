@@ -14,7 +14,7 @@ from memcollab_langgraph.evaluation import markdown, report
 from memcollab_langgraph.evaluation.plots import plot_transfer_matrix
 from memcollab_langgraph.evaluation.report import write_report
 from memcollab_langgraph.evaluation.results import ItemKey, ItemResult, ResultsStore, RunPlan
-from memcollab_langgraph.evaluation.summary import summarize
+from memcollab_langgraph.evaluation.summary import POOLED, summarize
 
 RUN = "synthetic"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -205,6 +205,47 @@ def test_unverified_items_are_left_out_of_accuracy() -> None:
     assert (row.finished, row.n) == (2, 1)
     assert row.turns is not None
     assert row.turns.n == 2
+
+
+def test_pooled_rows_pair_items_by_data_set_and_task() -> None:
+    """Task ids repeat across data sets; pooling must not pair gsm8k task 1 with mbpp task 1. Here
+    memcollab wins 3 gsm8k tasks and loses 1 mbpp task: pooled 4 discordant pairs, p = 2 * 5/16."""
+    items: list[ItemResult] = []
+    for t in range(5):
+        items.append(result("vanilla", "A", t, False, dataset="gsm8k"))
+        items.append(result("memcollab", "A", t, t < 3, dataset="gsm8k"))
+        items.append(result("vanilla", "A", t, t == 0, dataset="mbpp"))
+        items.append(result("memcollab", "A", t, False, dataset="mbpp"))
+    items.append(result("memcollab", "A", 9, None, dataset="mbpp", error="TimeoutError: no reply"))
+    keys = [i.key for i in items] + [ItemKey("vanilla", "A", "humaneval", "0")]
+    s = summarize(items, run_id=RUN, plan=RunPlan(run_id=RUN, items=keys), n_resamples=500)
+    assert [r.dataset for r in s.rows].count(POOLED) == 0
+    assert [(r.dataset, r.agent, r.condition) for r in s.pooled] == [
+        (POOLED, "A", "vanilla"),
+        (POOLED, "A", "memcollab"),
+    ]
+    base, mc = s.pooled
+    assert (base.n, base.planned, mc.n, mc.failed, mc.planned) == (10, 11, 10, 1, 11)
+    assert base.accuracy is not None
+    assert base.accuracy.value == pytest.approx(0.1)
+    assert mc.accuracy is not None
+    assert mc.accuracy.value == pytest.approx(0.3)
+    assert mc.mcnemar is not None
+    assert (mc.n_paired, mc.mcnemar.only_treatment, mc.mcnemar.only_baseline) == (10, 3, 1)
+    assert mc.mcnemar.p_value == pytest.approx(0.625)
+    assert mc.p_holm == pytest.approx(0.625)  # the only pooled comparison: its own Holm family
+    assert mc.delta is not None
+    assert mc.delta.value == pytest.approx(0.2)
+    text = markdown.render_markdown(s)
+    assert "## All data sets (pooled)" in text
+    assert "| A | memcollab | - | 10/11 (1 failed) | 10 | 30.0 [" in text
+    assert "; the 1 pooled comparison(s) are a family of their own." in text
+
+
+def test_one_data_set_has_no_pooled_rows() -> None:
+    s = summarize([result("vanilla", "A", 1, True)], run_id=RUN, n_resamples=100)
+    assert s.pooled == []
+    assert "pooled" not in markdown.render_markdown(s)
 
 
 def test_transfer_plot_needs_transfer_cells(tmp_path: Path) -> None:

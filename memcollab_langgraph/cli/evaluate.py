@@ -53,11 +53,11 @@ def _pct(e: Estimate | None) -> str:
 
 
 def summary_table(summary: RunSummary) -> Table:
-    """One row per (data set, agent, condition): accuracy, paired delta to the baseline, turns."""
+    """One row per (data set, agent, condition), then the pooled rows: accuracy, paired delta, turns."""
     table = Table(title=f"run {summary.run_id!r}", title_justify="left")
     for column in ("data set", "agent", "condition", "n", "accuracy % [95% CI]", "delta pts", "p (Holm)", "turns"):
         table.add_column(column, justify="left" if column in ("data set", "agent", "condition") else "right")
-    for row in summary.rows:
+    for row in [*summary.rows, *summary.pooled]:
         delta = "-" if row.delta is None else f"{100 * row.delta.value:+.1f}"
         turns = "-" if row.turns is None else f"{row.turns.value:.2f}"
         failed = f" ({row.failed} failed)" if row.failed else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memcollab_langgraph.evaluation.statistics import Estimate
-from memcollab_langgraph.evaluation.summary import ConditionSummary, RunSummary, TransferCell
+from memcollab_langgraph.evaluation.summary import POOLED, ConditionSummary, RunSummary, TransferCell
 
 __all__ = ["format_p", "render_markdown"]
 
@@ -126,13 +126,14 @@ def _transfer_table(cells: Sequence[TransferCell], s: RunSummary, dataset: str) 
 
 
 def render_markdown(s: RunSummary) -> str:
-    """The report of a run: status, method notes, one table per data set, the transfer matrices.
+    """The report of a run: status, method notes, one table per data set, the pooled table, the transfer matrices.
 
     Accuracy and deltas are in percent / percentage points; every interval is a 95% (or the
     summary's ``confidence``) percentile bootstrap interval, and every table states its sample sizes.
     """
     level = f"{100 * s.confidence:g}%"
     comparisons = sum(r.mcnemar is not None for r in s.rows)
+    pooled = sum(r.mcnemar is not None for r in s.pooled)
     lines = [
         f"# Evaluation report: run `{s.run_id}`",
         "",
@@ -143,13 +144,23 @@ def render_markdown(s: RunSummary) -> str:
         f"- Δ: accuracy minus `{s.baseline}` of the same agent and data set, on the tasks both answered "
         f"(`paired n`), with a {level} paired bootstrap interval.",
         "- McNemar p: exact two-sided test on the discordant pairs, unadjusted; Holm p: Holm-Bonferroni "
-        f"over all {comparisons} comparisons in this report.",
+        f"over the {comparisons} comparisons of the per-data-set tables"
+        + (f"; the {pooled} pooled comparison(s) are a family of their own." if pooled else "."),
         "- Tokens: all model calls of an item (classifier and solver); latency: wall-clock per item.",
     ]
     header = [h.format(baseline=s.baseline) for h in _HEADER]
     for dataset in s.datasets:
         rows = [r for r in s.rows if r.dataset == dataset]
         lines += ["", f"## {dataset}", "", *_table(header, _condition_rows(rows))]
+    if s.pooled:
+        lines += [
+            "",
+            f"## {POOLED.capitalize()} (pooled)",
+            "",
+            f"Each agent and condition over the items of {', '.join(s.datasets)} together; pairs are (data set, task).",
+            "",
+            *_table(header, _condition_rows(s.pooled)),
+        ]
     for dataset in s.datasets:
         cells = [c for c in s.transfer if c.dataset == dataset]
         if cells:

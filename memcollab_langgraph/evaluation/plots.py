@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation.statistics import Estimate
-from memcollab_langgraph.evaluation.summary import ConditionSummary, RunSummary
+from memcollab_langgraph.evaluation.summary import POOLED, ConditionSummary, RunSummary
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -56,10 +56,12 @@ def _bars(
     title: str,
     ylim: tuple[float, float] | None = None,
 ) -> Path:
-    datasets = summary.datasets or ["(no data)"]
+    datasets = (summary.datasets + ([POOLED] if summary.pooled else [])) or ["(no data)"]
+    every = [*summary.rows, *summary.pooled]
+    cell = {(r.dataset, r.agent, r.condition): r for r in every}
     fig, axes = _figure(len(datasets))
     for ax, dataset in zip(axes, datasets, strict=True):
-        rows = [r for r in summary.rows if r.dataset == dataset]
+        rows = [r for r in every if r.dataset == dataset]
         conditions = [c for c in summary.conditions if any(r.condition == c for r in rows)]
         # Agents with something to draw here; each keeps its colour across panels.
         agents = [a for a in summary.agents if any(r.agent == a and metric(r) is not None for r in rows)]
@@ -68,7 +70,7 @@ def _bars(
         for j, agent in enumerate(agents):
             xs, values, low, high = [], [], [], []
             for i, condition in enumerate(conditions):
-                row = summary.row(dataset, agent, condition)
+                row = cell.get((dataset, agent, condition))
                 e = metric(row) if row is not None else None
                 if e is None:
                     continue
@@ -91,14 +93,14 @@ def _bars(
 
 
 def plot_accuracy(summary: RunSummary, path: Path) -> Path:
-    """Accuracy per condition with its interval as error bars, bars per agent, one panel per data set."""
+    """Accuracy per condition with its interval as error bars, bars per agent, a panel per data set (and pooled)."""
     return _bars(
         summary, path, lambda r: r.accuracy, scale=100.0, ylabel="accuracy (%)", title="Accuracy", ylim=(0, 103)
     )
 
 
 def plot_turns(summary: RunSummary, path: Path) -> Path:
-    """Mean reasoning turns per condition with intervals, bars per agent, one panel per data set."""
+    """Mean reasoning turns per condition with intervals, bars per agent, a panel per data set (and pooled)."""
     return _bars(summary, path, lambda r: r.turns, scale=1.0, ylabel="mean reasoning turns", title="Turns")
 
 

@@ -13,6 +13,9 @@ How the numbers are made:
   exact McNemar p-value; Holm's adjustment over every comparison in the run is given next to it.
 * Transfer-matrix rows (conditions named ``transfer:<builders>``) are also laid out as memory source
   x consumer, with each consumer's delta against its own vanilla.
+* With more than one data set, every (agent, condition) is also summarized over all data sets
+  pooled (:data:`POOLED`): items are paired by (data set, task), so the paired tests stay exact, and
+  Holm's adjustment of the pooled comparisons is a family of its own.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ from memcollab_langgraph.evaluation.statistics import (
     paired_difference,
 )
 
-__all__ = ["ConditionSummary", "RunSummary", "TransferCell", "summarize"]
+__all__ = ["POOLED", "ConditionSummary", "RunSummary", "TransferCell", "summarize"]
+
+POOLED = "all data sets"
+"""The ``dataset`` of pooled rows (not a valid data set name, so it cannot clash with one)."""
 
 
 class ConditionSummary(BaseModel):
@@ -111,6 +117,8 @@ class RunSummary(BaseModel):
     conditions: list[str]
     rows: list[ConditionSummary]
     transfer: list[TransferCell]
+    pooled: list[ConditionSummary] = Field(default_factory=list)
+    """Each (agent, condition) over all data sets (``dataset`` is :data:`POOLED`); empty with one data set."""
 
     @property
     def complete(self) -> bool:
@@ -137,8 +145,9 @@ class _Settings:
 class _Cell:
     items: list[ItemResult] = field(default_factory=list)
 
-    def verdicts(self) -> dict[str, bool]:
-        return {i.task_id: i.correct for i in self.items if i.finished and i.correct is not None}
+    def verdicts(self) -> dict[tuple[str, str], bool]:
+        """Verdicts by (data set, task), the pairing key of the paired tests."""
+        return {(i.dataset, i.task_id): i.correct for i in self.items if i.finished and i.correct is not None}
 
 
 def _latest(items: Iterable[ItemResult]) -> list[ItemResult]:
@@ -202,6 +211,35 @@ def _summarize_cell(
         completion_tokens=settings.mean([float(i.completion_tokens) for i in done]),
         latency_s=settings.mean([i.latency_s for i in done]),
     )
+
+
+def _rows(
+    cells: dict[tuple[str, str, str], _Cell],
+    order: Sequence[tuple[str, str, str]],
+    baseline: str,
+    planned: dict[tuple[str, str, str], int] | None,
+    settings: _Settings,
+) -> list[ConditionSummary]:
+    rows = [
+        _summarize_cell(key, cells[key], cells.get((key[0], key[1], baseline)), baseline, planned, settings)
+        for key in order
+    ]
+    return _with_holm(rows)
+
+
+def _pool(
+    cells: dict[tuple[str, str, str], _Cell], planned: dict[tuple[str, str, str], int] | None
+) -> tuple[dict[tuple[str, str, str], _Cell], dict[tuple[str, str, str], int] | None]:
+    """The cells and planned counts of every (agent, condition) over all data sets."""
+    pooled: dict[tuple[str, str, str], _Cell] = {}
+    for (_, agent, condition), cell in cells.items():
+        pooled.setdefault((POOLED, agent, condition), _Cell()).items.extend(cell.items)
+    if planned is None:
+        return pooled, None
+    counts: dict[tuple[str, str, str], int] = {}
+    for (_, agent, condition), n in planned.items():
+        counts[(POOLED, agent, condition)] = counts.get((POOLED, agent, condition), 0) + n
+    return pooled, counts
 
 
 def _with_holm(rows: list[ConditionSummary]) -> list[ConditionSummary]:
@@ -278,14 +316,13 @@ def summarize(
     cells: dict[tuple[str, str, str], _Cell] = {}
     for item in latest:
         cells.setdefault((item.dataset, item.agent, item.condition), _Cell()).items.append(item)
-    rows = [
-        _summarize_cell(key, cells[key], cells.get((key[0], key[1], baseline)), baseline, planned_cells, settings)
-        for key in sorted(
-            cells,
-            key=lambda k: (datasets.index(k[0]), agents.index(k[1]), conditions.index(k[2])),
-        )
-    ]
-    rows = _with_holm(rows)
+    order = sorted(cells, key=lambda k: (datasets.index(k[0]), agents.index(k[1]), conditions.index(k[2])))
+    rows = _rows(cells, order, baseline, planned_cells, settings)
+    pooled: list[ConditionSummary] = []
+    if len(datasets) > 1:
+        pooled_cells, pooled_planned = _pool(cells, planned_cells)
+        pooled_order = sorted(pooled_cells, key=lambda k: (agents.index(k[1]), conditions.index(k[2])))
+        pooled = _rows(pooled_cells, pooled_order, baseline, pooled_planned, settings)
     finished = sum(i.finished for i in latest)
     planned_set = set(plan_keys)
     done_planned = sum(1 for i in latest if i.finished and i.key in planned_set)
@@ -304,4 +341,5 @@ def summarize(
         conditions=conditions,
         rows=rows,
         transfer=_transfer(rows, transfer),
+        pooled=pooled,
     )
