@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 from typing import Any
 
 import pytest
@@ -9,9 +10,10 @@ from langchain_core.messages import AIMessage
 from langchain_core.messages.tool import invalid_tool_call
 from pydantic import BaseModel
 
-from memcollab_langgraph.nodes import add_trajectories, parse_structured, plan_turn, source_material
+from memcollab_langgraph.nodes import add_trajectories, parse_structured, plan_turn, source_material, turns
 from memcollab_langgraph.nodes.abstraction import task_specific_reason
 from memcollab_langgraph.nodes.parsing import raw_text
+from memcollab_langgraph.nodes.turns import INVENTED_OUTPUT, cut_invented_output
 from memcollab_langgraph.schema import AgentRef, Task, Trajectory
 from memcollab_langgraph.testing import ScriptedChatModel
 
@@ -125,6 +127,34 @@ def test_plan_turn_code_and_math() -> None:
     assert (weak.action, weak.answer) == ("run_python", "12")
     assert plan_turn(math, "```python\nprint(1)\n```", python_tool=False).action == "stop"
     assert plan_turn(math, "I do not know.").action == "ask_again"
+
+
+CODE = "```python\nprint(2)\n```"
+
+
+@pytest.mark.parametrize(
+    ("reply", "kept"),
+    [
+        pytest.param("A\n```python\nprint(2)\n```\n```output\n3\n```\n\\boxed{3}", f"A\n{CODE}", id="output"),
+        pytest.param("```py\nprint(2)\n```\nOutput:\n```\n3\n```\nSo 3.", "```py\nprint(2)\n```", id="label"),
+        pytest.param(f"{CODE}\nThe result is:\n```text\n3\n```", CODE, id="text"),
+        pytest.param("```python\nprint(2)\n```\nThis prints 2, so \\boxed{2}.", None, id="own-reasoning"),
+        pytest.param("```output\n3\n```\n```python\nprint(2)\n```", None, id="output-first"),
+        pytest.param("```python\nprint(2)\n```\n```python\nprint(3)\n```", None, id="two-programs"),
+        pytest.param("No code: \\boxed{2}", None, id="no-code"),
+    ],
+)
+def test_cut_invented_output(reply: str, kept: str | None) -> None:
+    assert cut_invented_output(reply) == kept
+    plan = plan_turn(Task(id="m", domain="math", question="q"), reply)
+    assert plan.kept == kept
+    if kept is not None:
+        assert (plan.action, plan.program, plan.issue) == ("run_python", "print(2)\n", INVENTED_OUTPUT)
+    assert plan_turn(Task(id="m", domain="math", question="q"), reply, python_tool=False).kept is None
+
+
+def test_turns_docstring_examples_run() -> None:
+    assert doctest.testmod(turns).failed == 0
 
 
 def test_add_trajectories_appends_and_replaces_by_agent_and_sample() -> None:

@@ -14,6 +14,7 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import MemoryHit
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes import create_solver_node, fan_out_to_agents, route_after_solve
+from memcollab_langgraph.nodes.turns import INVENTED_OUTPUT
 from memcollab_langgraph.schema import CategoryPath, Constraint, Task
 from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
 
@@ -114,6 +115,36 @@ def test_math_python_block_runs_in_the_sandbox_and_output_is_fed_back(call: Call
     assert [m["role"] for m in t.messages] == ["system", "user", "assistant", "user", "assistant"]
     assert t.usage.calls == 2
     assert len(update["usage_log"]) == 2
+
+
+INVENTED = (
+    "Let me compute it.\n```python\nprint(6 * 7 * 1000 + 1)\n```\n```output\n41999\n```\n"
+    "So the answer is \\boxed{41999}."
+)
+
+
+def test_an_output_the_model_wrote_itself_is_replaced_by_the_real_one(call: Call) -> None:
+    """Qwen models write ```output blocks after their code and answer from them; the solver cuts the
+    reply there, runs the code and shows the real output instead of accepting the invented answer."""
+
+    def reply(messages: list[BaseMessage]) -> str:
+        if len(messages) == 2:
+            return INVENTED
+        assert messages[-2].text == "Let me compute it.\n```python\nprint(6 * 7 * 1000 + 1)\n```"
+        assert "42001" in messages[-1].text
+        return "The output is 42001, so 6 * 7 = 42 and the answer is \\boxed{42}."
+
+    update = call(create_solver_node(_agent(FunctionChatModel(reply)), max_turns=3), {"task": MATH})
+    t = update["trajectory"]
+    assert (t.answer, t.turns, update["stop_reason"]) == ("42", 2, "final_answer")
+    assert "41999" not in "".join(m["content"] for m in t.messages)
+    first, second = update["usage_log"]
+    assert (first.ok, first.reason, second.ok) == (False, INVENTED_OUTPUT, True)
+
+
+def test_the_invented_answer_is_kept_only_when_the_budget_runs_out(call: Call) -> None:
+    update = call(create_solver_node(_agent(ScriptedChatModel([INVENTED])), max_turns=1), {"task": MATH})
+    assert (update["trajectory"].answer, update["stop_reason"]) == ("41999", "max_turns")
 
 
 def test_python_error_is_fed_back(call: Call) -> None:

@@ -88,10 +88,10 @@ def _program(
     for turn in range(1, settings.max_turns + 1):
         reply = yield from perform(chat_effect(agent.model, messages))
         usage = usage + reply.usage
-        messages.append(AIMessage(content=reply.text))
         plan = plan_turn(
             task, reply.text, python_tool=settings.python_tool, run_visible_tests=settings.run_visible_tests
         )
+        messages.append(AIMessage(content=reply.text if plan.kept is None else plan.kept))
         calls.append(
             ModelCall(step="solve", agent=agent.name, usage=reply.usage, ok=plan.issue is None, reason=plan.issue)
         )

@@ -9,12 +9,18 @@ Pure functions of the task and the reply text; the solver node performs the chos
   "the answer is x") ends the solve. Otherwise a fenced Python block is run in the sandbox and its
   output fed back (MathChat style). Otherwise a weaker extraction (the whole reply is one expression,
   or its last number) is accepted as the final answer.
+* A math reply that writes a Python block and then that block's output itself (Qwen models write
+  ```` ```output ```` blocks after their code) reasons from a result nobody computed: the reply is
+  cut after the Python block (:attr:`TurnPlan.kept`), the block is run and the real output fed back,
+  whatever answer the invented output led to. That answer is kept only if the turn budget runs out.
 * An empty reply, a code reply without a program, or a math reply without any answer gets a short
   request to answer properly, and the issue is recorded.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,11 +28,13 @@ from memcollab_langgraph.schema import Task
 from memcollab_langgraph.verifiers import SandboxResult, Verdict, extract_code, extract_final_answer
 
 __all__ = [
+    "INVENTED_OUTPUT",
     "SolveKind",
     "StopReason",
     "TurnAction",
     "TurnPlan",
     "clip",
+    "cut_invented_output",
     "plan_turn",
     "python_feedback",
     "solve_kind",
@@ -41,6 +49,13 @@ TurnAction = Literal["stop", "run_tests", "run_python", "ask_again"]
 
 _STRICT_RULES = frozenset({"boxed", "gsm8k_marker", "final_answer", "answer_is"})
 _EMPTY = "Your reply was empty."
+INVENTED_OUTPUT = "the reply wrote its own output for its Python block"
+"""The issue recorded when a reply was cut before an output it invented."""
+
+_FENCE = re.compile(r"```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)```", re.DOTALL)
+_PYTHON = frozenset({"python", "py", "python3", "py3"})
+_OUTPUT = frozenset({"output", "text", "plaintext", "console", "stdout", ""})
+_LABEL = re.compile(r"\s*(?:(?:the\s+)?(?:output|result)s?(?:\s+(?:is|was))?\s*:?\s*)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,8 @@ class TurnPlan:
     """The message to send back (``ask_again``)."""
     issue: str | None = None
     """What was wrong with the reply, for the usage log."""
+    kept: str | None = None
+    """The reply as it stays in the conversation when it had to be cut (``None``: kept whole)."""
 
 
 def solve_kind(task: Task) -> SolveKind:
@@ -88,7 +105,42 @@ def _plan_code(task: Task, text: str, *, run_visible_tests: bool) -> TurnPlan:
     return TurnPlan("stop", answer=program)
 
 
+def cut_invented_output(text: str) -> str | None:
+    r"""The reply up to the end of its first Python block, if the model then wrote that block's output.
+
+    The output block must follow the Python block directly (at most a label such as "Output:" in
+    between) and be fenced as ``output``, ``text``, ``console``... or untagged.
+
+    Example:
+        >>> reply = "So:\n```python\nprint(48 + 48 / 2)\n```\n```output\n60.0\n```\nThus \\boxed{60}."
+        >>> cut_invented_output(reply)
+        'So:\n```python\nprint(48 + 48 / 2)\n```'
+        >>> cut_invented_output("```python\nprint(1)\n```\nThis prints 1, so \\boxed{1}.") is None
+        True
+    """
+    fences = list(_FENCE.finditer(text))
+    for code, after in itertools.pairwise(fences):
+        if code.group("lang").lower() not in _PYTHON:
+            continue
+        between = text[code.end() : after.start()]
+        if after.group("lang").lower() in _OUTPUT and _LABEL.fullmatch(between):
+            return text[: code.end()]
+        return None  # the first Python block is followed by the reply's own reasoning
+    return None
+
+
 def _plan_math(text: str, *, python_tool: bool) -> TurnPlan:
+    head = cut_invented_output(text) if python_tool else None
+    program = extract_code(head) if head is not None else None
+    if head is not None and program is not None:
+        guessed = extract_final_answer(text)
+        return TurnPlan(
+            "run_python",
+            answer=guessed.text if guessed is not None else None,
+            program=program,
+            issue=INVENTED_OUTPUT,
+            kept=head,
+        )
     extracted = extract_final_answer(text)
     if extracted is not None and extracted.rule in _STRICT_RULES:
         return TurnPlan("stop", answer=extracted.text)
