@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import json
 import os
@@ -206,6 +207,26 @@ def test_interrupted_build_resumes_and_ends_with_the_same_bank(
     assert second.usage["small-0.5b"].calls == 1
     blocked = [r.getMessage() for r in caplog.records if "Blocked deserialization" in r.getMessage()]
     assert not blocked, f"state values the checkpointer could not restore: {blocked}"
+
+
+def test_ctrl_c_stops_a_batch_without_running_the_queued_tasks(store: BaseStore) -> None:
+    """Ctrl-C (KeyboardInterrupt in the main thread) during a batch: the task in flight finishes, the
+    queued ones are not started, and the next run does only what is left."""
+    team, saver = Team(), InMemorySaver()
+    big = team._big
+
+    def interrupt_on_sale(messages: list[BaseMessage]) -> str:
+        if _task_of(messages[-1].text).id == "sale":
+            _thread.interrupt_main()  # Ctrl-C; the main thread sees it when it next wakes
+        return big(messages)
+
+    team.big = Agent(name="big", model=FunctionChatModel(interrupt_on_sale, model_name="big-1.5b"), strength=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_tasks(team.graph(store, saver), TASKS, progress=False, max_concurrency=1)
+    assert {task for _, task in team.calls} == {"shop", "sale"}, "the queued task must not start"
+    team.big = Agent(name="big", model=FunctionChatModel(big, model_name="big-1.5b"), strength=2)
+    report = run_tasks(team.graph(store, saver), TASKS, progress=False, max_concurrency=1)
+    assert (report.skipped, sorted(report.completed)) == (["shop", "sale"], ["trip"])
 
 
 def test_resume_works_with_strict_checkpoint_deserialization() -> None:

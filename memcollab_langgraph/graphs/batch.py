@@ -10,10 +10,12 @@ and resumed by the next run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ContextThreadPoolExecutor
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StateSnapshot
 from pydantic import BaseModel, Field
@@ -135,6 +137,8 @@ def run_tasks(
 
     Raises:
         ConfigurationError: The graph has no checkpointer, duplicate task ids, a bad ``max_concurrency``.
+        KeyboardInterrupt: Ctrl-C; tasks not yet started are not run, the ones in flight finish, and
+            the next run resumes from there.
 
     Example:
         >>> from langgraph.checkpoint.memory import InMemorySaver
@@ -155,14 +159,34 @@ def run_tasks(
     tasks = list(tasks)
     configs = _check(graph, tasks, thread_prefix, max_concurrency)
     report, jobs = _plan(tasks, configs, [_status(graph.get_state(c)) for c in configs])
-    with _progress(jobs, progress, thread_prefix) as bar:
-        if jobs:
-            for index, output in graph.batch_as_completed(
-                [j.input for j in jobs], [j.config for j in jobs], return_exceptions=True
-            ):
-                _record(report, jobs[index], output)
-                bar.update()
+    if not jobs:
+        return report
+    # Not graph.batch_as_completed: it queues every task at once, and on Ctrl-C its executor still runs
+    # them all. Here a task is handed to the pool only when a worker is free, by this (main) thread.
+    queued = iter(jobs)
+    running: dict[Future[Any], _Job] = {}
+    pool = ContextThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix=thread_prefix)
+    try:
+        with _progress(jobs, progress, thread_prefix) as bar:
+            while True:
+                while len(running) < max_concurrency and (job := next(queued, None)) is not None:
+                    running[pool.submit(_invoke, graph, job)] = job
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    _record(report, running.pop(future), future.result())
+                bar.update(len(done))
+    finally:
+        pool.shutdown(wait=True)  # Ctrl-C: the tasks in flight finish; the next run starts the others
     return report
+
+
+def _invoke(graph: CompiledStateGraph[Any, Any, Any, Any], job: _Job) -> Any:
+    try:
+        return graph.invoke(job.input, job.config)
+    except Exception as e:  # one failing task does not stop the others; it is reported
+        return e
 
 
 async def arun_tasks(
