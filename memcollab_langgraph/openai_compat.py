@@ -31,6 +31,16 @@ class OpenAICompatibleChat(ChatOpenAI):
 
     structured_method: StructuredOutputMethod = "function_calling"
     """Method used by :meth:`with_structured_output` when the caller names none."""
+    endpoint_id: str | None = None
+    """Stands for the base URL in LLM-cache keys (``llm_string``) when set: a local server gets a new
+    port at each start, so keys naming its URL would never be hit again; the model file it serves is
+    what identifies the replies (:func:`~memcollab_langgraph.local.chat_model` sets it)."""
+
+    def _get_llm_string(self, stop: list[str] | None = None, **kwargs: Any) -> str:
+        if self.endpoint_id is None:
+            return super()._get_llm_string(stop=stop, **kwargs)
+        stand_in = self.model_copy(update={"openai_api_base": self.endpoint_id, "endpoint_id": None})
+        return stand_in._get_llm_string(stop=stop, **kwargs)
 
     def with_structured_output(
         self,

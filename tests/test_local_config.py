@@ -6,7 +6,7 @@ import doctest
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -211,6 +211,7 @@ def test_start_with_a_missing_model_fails_before_launching(tmp_path: Path) -> No
 class _Endpoint:
     base_url: str
     aliases: tuple[str, ...]
+    model_paths: dict[str, Path] = field(default_factory=dict)
 
 
 def test_chat_model_points_at_the_alias() -> None:
@@ -220,6 +221,25 @@ def test_chat_model_points_at_the_alias() -> None:
     assert model.openai_api_base == "http://127.0.0.1:9/v1"
     assert model.temperature == 0.0
     assert chat_model(endpoint).model_name == "small"
+
+
+def test_cached_replies_of_a_local_model_survive_a_restart_on_another_port(tmp_path: Path) -> None:
+    """LLM-cache keys name the GGUF file, not the port, which changes at every server start."""
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(60))
+    other = tmp_path / "other.gguf"
+    other.write_bytes(b"GGUF" + bytes(80))
+
+    def key(port: int, path: Path) -> str:
+        model = chat_model(_Endpoint(f"http://127.0.0.1:{port}/v1", ("m",), {"m": path}), max_tokens=16)
+        assert model.openai_api_base == f"http://127.0.0.1:{port}/v1"  # requests still go to the server
+        return model._get_llm_string()
+
+    assert key(41001, gguf) == key(52002, gguf)
+    assert "m.gguf:64" in key(41001, gguf)
+    assert key(41001, gguf) != key(41001, other)
+    without_path = chat_model(_Endpoint("http://127.0.0.1:41001/v1", ("m",)), max_tokens=16)._get_llm_string()
+    assert "127.0.0.1:41001" in without_path
 
 
 def test_chat_model_sends_max_tokens_which_llama_cpp_understands() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -29,6 +30,11 @@ class LocalEndpoint(Protocol):
         """The model aliases served."""
         ...
 
+    @property
+    def model_paths(self) -> dict[str, Path]:
+        """Alias to the GGUF file it serves."""
+        ...
+
 
 def chat_model(
     server: LocalEndpoint,
@@ -53,7 +59,8 @@ def chat_model(
         **kwargs: Further ``ChatOpenAI`` arguments (``stop``, ``model_kwargs``...).
 
     Returns:
-        A chat model whose ``model_name`` is the alias.
+        A chat model whose ``model_name`` is the alias; its LLM-cache keys name the GGUF file (name and
+        size) instead of the server's URL, so cached replies survive a restart on another port.
 
     Raises:
         ConfigurationError: The alias is not served.
@@ -73,9 +80,11 @@ def chat_model(
         alias = aliases[0]
     if alias not in aliases:
         raise ConfigurationError(f"alias {alias!r} is not served at {server.base_url}: pick one of {list(aliases)}")
+    path = server.model_paths.get(alias)
     return OpenAICompatibleChat(
         model=alias,
         base_url=server.base_url,
+        endpoint_id=_endpoint_id(path) if path is not None else None,
         api_key="local",
         temperature=temperature,
         max_tokens=max_tokens,
@@ -85,3 +94,12 @@ def chat_model(
         http_async_client=kwargs.pop("http_async_client", None) or httpx.AsyncClient(trust_env=False, timeout=timeout),
         **kwargs,
     )
+
+
+def _endpoint_id(path: Path) -> str:
+    """What identifies a local model's replies in LLM-cache keys: its GGUF file's name and size."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = -1
+    return f"local-gguf:{path.name}:{size}"
