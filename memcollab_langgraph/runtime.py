@@ -138,6 +138,7 @@ class Runtime:
             models_dir=models_dir,
             n_ctx=local.n_ctx,
             n_threads=local.n_threads,
+            prompt_cache_mib=local.prompt_cache_mib,
         )
         with server:
             self.notes.append(f"started a local llama.cpp server at {server.base_url} ({server.log_path})")

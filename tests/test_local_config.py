@@ -74,11 +74,18 @@ def test_server_config_shape() -> None:
     specs = [
         (ModelSpec(alias="small", model="s"), Path("/m/s.gguf")),
         (
-            ModelSpec(alias="coder", model="c", n_ctx=4096, n_threads=1, chat_format="chatml", settings={"seed": 7}),
+            ModelSpec(
+                alias="coder",
+                model="c",
+                n_ctx=4096,
+                n_threads=1,
+                chat_format="chatml",
+                settings={"seed": 7, "cache": False},
+            ),
             Path("/m/c.gguf"),
         ),
     ]
-    got = server_config(specs, port=8123, n_ctx=1024, n_threads=2)
+    got = server_config(specs, port=8123, n_ctx=1024, n_threads=2, prompt_cache_mib=64)
     assert got == {
         "host": "127.0.0.1",
         "port": 8123,
@@ -91,6 +98,9 @@ def test_server_config_shape() -> None:
                 "n_threads": 2,
                 "n_threads_batch": 2,
                 "verbose": True,
+                "cache": True,
+                "cache_type": "ram",
+                "cache_size": 64 * 2**20,
             },
             {
                 "model": "/m/c.gguf",
@@ -99,12 +109,16 @@ def test_server_config_shape() -> None:
                 "n_threads": 1,
                 "n_threads_batch": 1,
                 "verbose": True,
+                "cache": False,  # the spec's settings win
+                "cache_type": "ram",
+                "cache_size": 64 * 2**20,
                 "seed": 7,
                 "chat_format": "chatml",
             },
         ],
     }
     json.dumps(got)  # serialisable as is
+    assert all("cache" not in m for m in server_config(specs[:1], port=8123, prompt_cache_mib=0)["models"])
 
 
 def test_server_config_is_accepted_by_llama_cpp() -> None:
@@ -119,7 +133,7 @@ def test_server_config_is_accepted_by_llama_cpp() -> None:
         "s = ConfigFileSettings.model_validate_json(sys.stdin.read())\n"
         "m = s.models[0]\n"
         "print(json.dumps([s.host, s.port, s.interrupt_requests, m.model_alias, m.n_ctx, m.n_threads,"
-        " m.n_threads_batch, m.n_batch, m.chat_format]))\n"
+        " m.n_threads_batch, m.n_batch, m.chat_format, m.cache, m.cache_type, m.cache_size]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -129,7 +143,7 @@ def test_server_config_is_accepted_by_llama_cpp() -> None:
         timeout=120,
         check=True,
     )
-    assert json.loads(done.stdout) == ["127.0.0.1", 9000, False, "a", 2048, 2, 2, 256, None]
+    assert json.loads(done.stdout) == ["127.0.0.1", 9000, False, "a", 2048, 2, 2, 256, None, True, "ram", 128 * 2**20]
 
 
 @pytest.mark.parametrize("port", [0, 65536, -1, True, "80", 1.5])
@@ -192,6 +206,7 @@ def test_constructor_does_no_io(tmp_path: Path) -> None:
         ({"n_threads": -1}, "n_threads must be a positive int"),
         ({"startup_timeout": 0}, "startup_timeout must be a positive number"),
         ({"stop_timeout": -1.0}, "stop_timeout must be a positive number"),
+        ({"prompt_cache_mib": -1}, r"prompt_cache_mib must be an int >= 0 \(0 turns the cache off\), got -1"),
     ],
 )
 def test_constructor_validates_sizes(kwargs: dict[str, object], match: str) -> None:

@@ -21,6 +21,7 @@ from memcollab_langgraph.local.chat import DEFAULT_MAX_TOKENS, LocalEndpoint, ch
 from memcollab_langgraph.local.config import (
     DEFAULT_N_CTX,
     DEFAULT_N_THREADS,
+    DEFAULT_PROMPT_CACHE_MIB,
     ModelsArg,
     ModelSpec,
     normalize_models,
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_N_CTX",
     "DEFAULT_N_THREADS",
+    "DEFAULT_PROMPT_CACHE_MIB",
     "DEFAULT_SERVER_NAME",
     "KNOWN_MODELS",
     "KnownModel",

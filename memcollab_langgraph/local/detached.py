@@ -33,6 +33,7 @@ from memcollab_langgraph.errors import ConfigurationError, MemCollabError
 from memcollab_langgraph.local.config import (
     DEFAULT_N_CTX,
     DEFAULT_N_THREADS,
+    DEFAULT_PROMPT_CACHE_MIB,
     LOOPBACK,
     ModelsArg,
     normalize_models,
@@ -143,6 +144,7 @@ def serve_detached(
     models_dir: str | os.PathLike[str] | None = None,
     n_ctx: int = DEFAULT_N_CTX,
     n_threads: int = DEFAULT_N_THREADS,
+    prompt_cache_mib: int = DEFAULT_PROMPT_CACHE_MIB,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     python: str | None = None,
 ) -> ServerState:
@@ -156,6 +158,7 @@ def serve_detached(
         models_dir: Where model names are looked up.
         n_ctx: Context window per model.
         n_threads: CPU threads per model.
+        prompt_cache_mib: Prompt cache per model in MiB; ``0`` turns it off.
         startup_timeout: Seconds to wait for the server to answer.
         python: The interpreter that runs ``llama_cpp.server``; default the current one.
 
@@ -191,6 +194,7 @@ def serve_detached(
             models_dir=Path(models_dir).expanduser() if models_dir is not None else None,
             n_ctx=n_ctx,
             n_threads=n_threads,
+            prompt_cache_mib=prompt_cache_mib,
             log_path_for=lambda _port: directory / f"{name}.log",
             config_path_for=lambda _port: directory / f"{name}.config.json",
             die_with_parent=False,

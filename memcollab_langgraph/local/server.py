@@ -46,6 +46,7 @@ from memcollab_langgraph.errors import ConfigurationError, MemCollabError
 from memcollab_langgraph.local.config import (
     DEFAULT_N_CTX,
     DEFAULT_N_THREADS,
+    DEFAULT_PROMPT_CACHE_MIB,
     LOOPBACK,
     ModelsArg,
     ModelSpec,
@@ -138,6 +139,7 @@ class LocalServer:
             ``~/.cache/memcollab/models``.
         n_ctx: Context window for models whose spec does not set one.
         n_threads: CPU threads for models whose spec does not set them.
+        prompt_cache_mib: Prompt cache per model in MiB (:data:`DEFAULT_PROMPT_CACHE_MIB`); ``0`` turns it off.
         log_path: The server's log file (overwritten at each start); its config file is written next to
             it with the suffix ``.config.json``. Default ``<run dir>/logs/llama-server-<port>.log``.
         run_dir: The runtime directory for the default log path; default :func:`default_run_dir`.
@@ -168,6 +170,7 @@ class LocalServer:
         models_dir: str | os.PathLike[str] | None = None,
         n_ctx: int = DEFAULT_N_CTX,
         n_threads: int = DEFAULT_N_THREADS,
+        prompt_cache_mib: int = DEFAULT_PROMPT_CACHE_MIB,
         log_path: str | os.PathLike[str] | None = None,
         run_dir: str | os.PathLike[str] | None = None,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
@@ -176,12 +179,14 @@ class LocalServer:
     ) -> None:
         self._specs = normalize_models(models)
         self._requested_port = validate_port(port)
-        server_config([], port=port or 1, n_ctx=n_ctx, n_threads=n_threads)  # validates the sizes only
+        # validates the sizes only
+        server_config([], port=port or 1, n_ctx=n_ctx, n_threads=n_threads, prompt_cache_mib=prompt_cache_mib)
         _check_timeout("startup_timeout", startup_timeout)
         _check_timeout("stop_timeout", stop_timeout)
         self._models_dir = Path(models_dir).expanduser() if models_dir is not None else None
         self._n_ctx = n_ctx
         self._n_threads = n_threads
+        self._prompt_cache_mib = prompt_cache_mib
         self._log_path_arg = Path(log_path).expanduser() if log_path is not None else None
         self._run_dir = Path(run_dir).expanduser() if run_dir is not None else None
         self._startup_timeout = startup_timeout
@@ -256,6 +261,7 @@ class LocalServer:
             models_dir=self._models_dir,
             n_ctx=self._n_ctx,
             n_threads=self._n_threads,
+            prompt_cache_mib=self._prompt_cache_mib,
             log_path_for=log_path_for,
             config_path_for=lambda port: _config_path_next_to(log_path_for(port)),
             die_with_parent=True,
@@ -327,6 +333,7 @@ def start_server(
     models_dir: Path | None,
     n_ctx: int,
     n_threads: int,
+    prompt_cache_mib: int,
     log_path_for: Callable[[int], Path],
     config_path_for: Callable[[int], Path],
     die_with_parent: bool,
@@ -348,7 +355,9 @@ def start_server(
             )
         log_path = log_path_for(chosen)
         config_path = config_path_for(chosen)
-        config = server_config(resolved, port=chosen, n_ctx=n_ctx, n_threads=n_threads)
+        config = server_config(
+            resolved, port=chosen, n_ctx=n_ctx, n_threads=n_threads, prompt_cache_mib=prompt_cache_mib
+        )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
