@@ -16,7 +16,9 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes import BuildState, choose_preference, create_distiller_node, route_to_distiller
+from memcollab_langgraph.nodes.prompts import contrastive_distiller_messages, single_distiller_messages
 from memcollab_langgraph.schema import CategoryPath, Task, Trajectory
+from memcollab_langgraph.taxonomy import get_taxonomy
 from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
 
 RATES = CategoryPath(domain="math", category="prealgebra", subcategory="rates")
@@ -328,3 +330,25 @@ def test_settings_and_routing() -> None:
     assert route_to_distiller({"task": TASK, "trajectories": [_traj(BIG, "1", True)]}) == "distill"
     assert route_to_distiller({"task": TASK, "trajectories": [_traj(BIG, "1", None)]}) == "__end__"
     assert route_to_distiller({"task": TASK}) == "__end__"
+
+
+def test_distiller_prompts_start_with_a_prefix_shared_by_every_task() -> None:
+    """The rules and the taxonomy lead the prompt and are the same for every task of a build, so a
+    server's prompt cache evaluates them once; everything task-specific follows them."""
+    taxonomy = get_taxonomy("math")
+    other = Task(id="gsm-8", domain="math", question="A train covers 120 km in 2 hours. Speed?", answer="60")
+    traj = _traj(BIG, "48", True)
+    for build in (
+        lambda task, cat: contrastive_distiller_messages(
+            task, traj, [_traj(SMALL, "19", False)], taxonomy=taxonomy, k=3, category=cat, max_chars=2000
+        ),
+        lambda task, cat: single_distiller_messages(task, traj, taxonomy=taxonomy, k=3, category=cat, max_chars=2000),
+    ):
+        first, second = build(TASK, RATES), build(other, None)
+        assert first[0].text == second[0].text
+        assert taxonomy.render("math") in first[0].text
+        assert "Write at most 3 constraints" in first[0].text
+        assert TASK.question not in first[0].text
+        assert TASK.question in first[1].text
+        assert f"(The task was classified as {RATES}.)" in first[1].text
+        assert "classified" not in second[1].text

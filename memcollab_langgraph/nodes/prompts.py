@@ -40,7 +40,7 @@ _CODE_INSTRUCTIONS = (
 _DISTILL_RULES = (
     "Write at most {k} constraints. Each has the form: When <condition>, enforce <reasoning invariant>; "
     "avoid <violation pattern>. Constraints must be abstract and reusable: no numbers, names, "
-    "identifiers or code copied from this task or its solutions; describe the kind of situation and "
+    "identifiers or code copied from the task or its solutions; describe the kind of situation and "
     "the reasoning rule. Label each with a `category` and optional `subcategory` slug from this "
     "taxonomy:\n{labels}\n"
     'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ..., '
@@ -129,11 +129,14 @@ def render_transcript(trajectory: Trajectory, *, max_chars: int = 4000) -> str:
     return f"Final answer: {trajectory.answer!r}. Verdict: {verdict}{detail}.\n{body}"
 
 
-def _labels(taxonomy: Taxonomy, task: Task, category: CategoryPath | None) -> str:
-    labels = taxonomy.render(task.domain)
-    if category is not None:
-        labels += f"\n(The task was classified as {category}.)"
-    return labels
+def _distiller_system(role: str, taxonomy: Taxonomy, task: Task, k: int) -> str:
+    # The rules and the taxonomy (over a thousand tokens) come before anything task-specific: the
+    # same for every task of a build, so a server with a prompt cache evaluates them once.
+    return f"{role}\n\n{_DISTILL_RULES.format(k=k, labels=taxonomy.render(task.domain))}"
+
+
+def _classified(category: CategoryPath | None) -> str:
+    return f"(The task was classified as {category}.)\n\n" if category is not None else ""
 
 
 def contrastive_distiller_messages(
@@ -147,9 +150,12 @@ def contrastive_distiller_messages(
     max_chars: int,
 ) -> list[BaseMessage]:
     """Contrast a preferred trajectory with unpreferred ones and ask for abstract constraints."""
-    system = (
+    system = _distiller_system(
         "You compare solutions of the same task by different solvers and distill what separates the "
-        "better reasoning from the worse into general constraints that help on *other* tasks."
+        "better reasoning from the worse into general constraints that help on *other* tasks.",
+        taxonomy,
+        task,
+        k,
     )
     others = "\n\n".join(
         f"UNPREFERRED SOLUTION {i}:\n{render_transcript(t, max_chars=max_chars)}"
@@ -158,8 +164,8 @@ def contrastive_distiller_messages(
     user = (
         f"TASK:\n{task.question.strip()}\n\n"
         f"PREFERRED SOLUTION:\n{render_transcript(preferred, max_chars=max_chars)}\n\n{others}\n\n"
-        "What reasoning invariant does the preferred solution keep that the unpreferred ones violate? "
-        + _DISTILL_RULES.format(k=k, labels=_labels(taxonomy, task, category))
+        f"{_classified(category)}What reasoning invariant does the preferred solution keep that the "
+        f"unpreferred ones violate? Write at most {k} constraints in the form and JSON described above."
     )
     return [SystemMessage(content=system), HumanMessage(content=user)]
 
@@ -174,14 +180,17 @@ def single_distiller_messages(
     max_chars: int,
 ) -> list[BaseMessage]:
     """Distill constraints from one trajectory (the non-contrastive baselines)."""
-    system = (
+    system = _distiller_system(
         "You study one solution of a task and distill general reasoning constraints that would help "
-        "on *other* tasks of the same kind."
+        "on *other* tasks of the same kind.",
+        taxonomy,
+        task,
+        k,
     )
     user = (
         f"TASK:\n{task.question.strip()}\n\n"
         f"SOLUTION:\n{render_transcript(trajectory, max_chars=max_chars)}\n\n"
-        "What should a solver keep doing, or stop doing, on similar tasks? "
-        + _DISTILL_RULES.format(k=k, labels=_labels(taxonomy, task, category))
+        f"{_classified(category)}What should a solver keep doing, or stop doing, on similar tasks? "
+        f"Write at most {k} constraints in the form and JSON described above."
     )
     return [SystemMessage(content=system), HumanMessage(content=user)]
