@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,21 @@ def test_mbpp_record() -> None:
         "reference_solution": MBPP["code"],
         "challenge_tests": MBPP["challenge_test_list"],
     }
+
+
+def test_a_records_code_with_invalid_escapes_loads_without_warnings() -> None:
+    """Data sets hold code such as ``re.findall('\\w+', s)`` in plain strings; parsing it is our business,
+    its style is not: no DeprecationWarning/SyntaxWarning may reach the user."""
+    record = {
+        **MBPP,
+        "code": "import re\ndef words(s):\n    return re.findall('\\w+', s)",
+        "test_list": ["assert words('a b') == re.findall('\\w+', 'a b')"],
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = record_to_task(record, "mbpp")
+    assert task.entry_point == "words"
+    assert [str(w.message) for w in caught] == []
 
 
 def test_mbpp_entry_point_is_the_function_the_first_test_calls_not_a_builtin_around_it() -> None:

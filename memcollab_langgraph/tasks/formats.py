@@ -46,7 +46,7 @@ from pydantic import ValidationError
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.schema import CategoryPath, Task
-from memcollab_langgraph.verifiers import extract_final_answer
+from memcollab_langgraph.verifiers import extract_final_answer, parse_python
 
 __all__ = [
     "FORMATS",
@@ -210,9 +210,8 @@ def _math(record: Mapping[str, Any]) -> Task:
 
 def _called_names(test: str) -> list[str]:
     """Names of the functions a test calls, in reading order (``set(f(x)) == ...`` gives set, f)."""
-    try:
-        tree = ast.parse(test)
-    except SyntaxError:
+    tree = parse_python(test)
+    if tree is None:
         return []
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
     calls.sort(key=lambda n: (n.lineno, n.col_offset))
@@ -221,9 +220,8 @@ def _called_names(test: str) -> list[str]:
 
 def _top_level(code: str) -> dict[str, ast.stmt]:
     """Top-level functions, classes and assigned names of a program (empty when it does not parse)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    tree = parse_python(code)
+    if not isinstance(tree, ast.Module):
         return {}
     out: dict[str, ast.stmt] = {}
     for node in tree.body:
@@ -260,10 +258,7 @@ def _mbpp_question(text: str, code: str, tests: list[str], setup: str) -> tuple[
 
 
 def _parse_or_empty(source: str) -> ast.AST:
-    try:
-        return ast.parse(source)
-    except SyntaxError:
-        return ast.Module(body=[], type_ignores=[])
+    return parse_python(source) or ast.Module(body=[], type_ignores=[])
 
 
 def _mbpp(record: Mapping[str, Any]) -> Task:
@@ -293,10 +288,13 @@ def _mbpp(record: Mapping[str, Any]) -> Task:
 
 def _literal(source: str) -> ast.expr | None:
     """``source`` as a literal expression (``[1, 'a']``, ``-2.5``, ``True``), else ``None``."""
+    tree = parse_python(source.strip(), mode="eval")
+    if not isinstance(tree, ast.Expression):
+        return None
+    expr = tree.body
     try:
-        expr = ast.parse(source.strip(), mode="eval").body
         ast.literal_eval(expr)
-    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+    except (ValueError, TypeError, MemoryError, RecursionError):
         return None
     return expr
 

@@ -9,7 +9,7 @@ Both return a :class:`Verdict` whose ``detail`` can be shown to the solver as fe
 
 from __future__ import annotations
 
-from memcollab_langgraph.verifiers.code import averify_code, extract_code, verify_code
+from memcollab_langgraph.verifiers.code import averify_code, extract_code, parse_python, verify_code
 from memcollab_langgraph.verifiers.math import (
     ExtractedAnswer,
     extract_final_answer,
@@ -29,6 +29,7 @@ __all__ = [
     "arun_python",
     "averify_code",
     "extract_code",
+    "parse_python",
     "extract_final_answer",
     "math_equivalent",
     "run_python",

@@ -14,16 +14,17 @@ import ast
 import json
 import re
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.schema import Task
 from memcollab_langgraph.verifiers.sandbox import SandboxResult, arun_python, run_python
 from memcollab_langgraph.verifiers.verdict import TestOutcome, Verdict
 
-__all__ = ["averify_code", "extract_code", "verify_code"]
+__all__ = ["averify_code", "extract_code", "parse_python", "verify_code"]
 
 _HARNESS = Path(__file__).with_name("_harness.py")
 _FENCE = re.compile(r"```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)(?:```|\Z)", re.DOTALL)
@@ -31,12 +32,27 @@ _PYTHON_LANGS = {"", "python", "py", "python3", "py3"}
 _MIN_OUTPUT_BYTES = 256_000  # the report is the last line; keep room for it after a chatty program
 
 
+def parse_python(source: str, mode: Literal["exec", "eval"] = "exec") -> ast.AST | None:
+    """``ast.parse(source)``, or ``None`` when it is not Python.
+
+    The compiler's warnings about the source (invalid escape sequences in a data set's or a model's
+    code) concern that code, not the caller, and are not shown.
+
+    Example:
+        >>> parse_python("x = '\\d'") is not None, parse_python("def (") is None
+        (True, True)
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return ast.parse(source, mode=mode)
+        except (SyntaxError, ValueError, MemoryError, RecursionError):  # ValueError: NUL bytes
+            return None
+
+
 def _parses(source: str) -> bool:
-    try:
-        ast.parse(source)
-    except (SyntaxError, ValueError):  # ValueError: source with NUL bytes
-        return False
-    return True
+    return parse_python(source) is not None
 
 
 def _defines(source: str, name: str) -> bool:
