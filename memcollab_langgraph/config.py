@@ -112,10 +112,10 @@ class LocalConfig(_Strict):
     n_ctx: int = Field(default=4096, gt=0)
     n_threads: int = Field(default=2, gt=0)
     port: int | None = Field(default=None, gt=0, lt=65536)
-    prompt_cache_mib: int = Field(default=128, ge=0)
-    """Prompt cache per model in MiB: recent requests' states are kept, so a request sharing a long
-    prefix with one of them (the classifier's taxonomy, the distiller's rules) skips re-evaluating it.
-    ``0`` turns it off."""
+    prompt_cache_mib: int = Field(default=0, ge=0)
+    """Prompt cache per model in MiB (``0``, the default: off): recent requests' states are kept, so a
+    request sharing a long prefix with one of them skips re-evaluating it. Each state also holds a
+    logits copy of 100-300 MB that the budget does not count (see ``DEFAULT_PROMPT_CACHE_MIB``)."""
 
 
 class MemoryConfig(_Strict):

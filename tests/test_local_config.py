@@ -119,13 +119,18 @@ def test_server_config_shape() -> None:
     }
     json.dumps(got)  # serialisable as is
     assert all("cache" not in m for m in server_config(specs[:1], port=8123, prompt_cache_mib=0)["models"])
+    assert all("cache" not in m for m in server_config(specs[:1], port=8123)["models"]), "off by default"
 
 
 def test_server_config_is_accepted_by_llama_cpp() -> None:
     # llama-cpp-python is part of the local extra: the config must validate against its own schema.
     # Checked in a child process so this test process does not load llama.cpp's native library.
     config_json = json.dumps(
-        server_config([(ModelSpec(alias="a", model="a", settings={"n_batch": 256}), Path("/m/a.gguf"))], port=9000)
+        server_config(
+            [(ModelSpec(alias="a", model="a", settings={"n_batch": 256}), Path("/m/a.gguf"))],
+            port=9000,
+            prompt_cache_mib=128,
+        )
     )
     code = (
         "import json, sys\n"

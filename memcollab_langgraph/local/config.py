@@ -39,12 +39,16 @@ DEFAULT_N_CTX = 2048
 DEFAULT_N_THREADS = 2
 """CPU threads for generation and prompt processing."""
 
-DEFAULT_PROMPT_CACHE_MIB = 128
-"""Prompt cache per model, in MiB of llama.cpp state (``0`` turns it off). llama.cpp reuses the evaluated
-prefix of the previous request only; this keeps the states of recent requests, so a request that
-shares a long prefix with any of them (the classifier's taxonomy, the distiller's rules) skips
-evaluating it again. llama-cpp-python also keeps a copy of the last logits with each state (about
-``n_batch`` x vocabulary x 4 bytes, 300 MB for Qwen2.5) outside this budget."""
+DEFAULT_PROMPT_CACHE_MIB = 0
+"""Prompt cache per model, in MiB of llama.cpp state; ``0`` (the default) turns it off.
+
+llama.cpp reuses the evaluated prefix of the previous request only; llama-cpp-python's RAM cache keeps
+the states of recent requests, so a request that shares a long prefix with any of them (the
+classifier's taxonomy, the distiller's rules) skips evaluating it again (``benchmarks/prompt_cache_bench.py``:
+about 0.6x the prompt tokens). It is off by default because llama-cpp-python (0.3.x) stores a copy of
+the logits buffer with every state, ``n_batch`` x vocabulary x 4 bytes (300 MB for Qwen2.5, 100 MB for
+SmolLM2), that the budget does not count: a 512 MiB budget of short states grew a Qwen server past
+23 GB and the kernel killed it. Turn it on only with a small budget and memory to spare."""
 
 # Fields set from ModelSpec attributes; passing them in ``settings`` would be ambiguous.
 _RESERVED_SETTINGS = frozenset({"model", "model_alias", "n_ctx", "n_threads", "chat_format"})
