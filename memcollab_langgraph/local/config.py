@@ -45,10 +45,11 @@ DEFAULT_PROMPT_CACHE_MIB = 0
 llama.cpp reuses the evaluated prefix of the previous request only; llama-cpp-python's RAM cache keeps
 the states of recent requests, so a request that shares a long prefix with any of them (the
 classifier's taxonomy, the distiller's rules) skips evaluating it again (``benchmarks/prompt_cache_bench.py``:
-about 0.6x the prompt tokens). It is off by default because llama-cpp-python (0.3.x) stores a copy of
-the logits buffer with every state, ``n_batch`` x vocabulary x 4 bytes (300 MB for Qwen2.5, 100 MB for
-SmolLM2), that the budget does not count: a 512 MiB budget of short states grew a Qwen server past
-23 GB and the kernel killed it. Turn it on only with a small budget and memory to spare."""
+0.6-0.7x the prompt tokens evaluated, identical replies). It is off by default because llama-cpp-python
+(0.3.x) stores a copy of the logits buffer with every state, ``n_batch`` x vocabulary x 4 bytes (300 MB
+for Qwen2.5, 100 MB for SmolLM2), that the budget does not count: a 512 MiB budget of short states grew
+a Qwen server past 23 GB and the kernel killed it. Turn it on only with a small budget and memory to
+spare."""
 
 # Fields set from ModelSpec attributes; passing them in ``settings`` would be ambiguous.
 _RESERVED_SETTINGS = frozenset({"model", "model_alias", "n_ctx", "n_threads", "chat_format"})
