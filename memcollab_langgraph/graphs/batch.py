@@ -161,8 +161,9 @@ def run_tasks(
     report, jobs = _plan(tasks, configs, [_status(graph.get_state(c)) for c in configs])
     if not jobs:
         return report
-    # Not graph.batch_as_completed: it queues every task at once, and on Ctrl-C its executor still runs
-    # them all. Here a task is handed to the pool only when a worker is free, by this (main) thread.
+    # Not graph.batch_as_completed: it queues every task at once, so a worker takes the next queued task
+    # before the main thread has seen a Ctrl-C. Here this (main) thread hands a task over only when a
+    # worker is free.
     queued = iter(jobs)
     running: dict[Future[Any], _Job] = {}
     pool = ContextThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix=thread_prefix)
