@@ -26,8 +26,9 @@ validation error names the file, the field and the fix.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -43,9 +44,12 @@ __all__ = [
     "load_config",
     "parse_config",
     "read_toml",
+    "validate_config",
 ]
 
 LOCAL_PREFIX = "local:"
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -229,13 +233,18 @@ def read_toml(path: str | Path, *, what: str, examples: str) -> tuple[dict[str, 
         raise ConfigurationError(f"{file} is not valid TOML: {e}") from None
 
 
-def parse_config(data: dict[str, Any], *, source: Path | None = None) -> Config:
-    """Validate a configuration mapping (as read from TOML)."""
+def validate_config(model: type[_M], data: Mapping[str, Any], *, what: str, source: Path | None) -> _M:
+    """``model.model_validate`` of ``data`` with ``source``; a failure lists every bad field and its fix."""
     try:
-        return Config.model_validate({**data, "source": source})
+        return model.model_validate({**data, "source": source})
     except ValidationError as e:
         where = f" in {source}" if source else ""
-        raise ConfigurationError(f"invalid configuration{where}:\n{describe_validation_error(e)}") from None
+        raise ConfigurationError(f"invalid {what}{where}:\n{describe_validation_error(e)}") from None
+
+
+def parse_config(data: dict[str, Any], *, source: Path | None = None) -> Config:
+    """Validate a configuration mapping (as read from TOML)."""
+    return validate_config(Config, data, what="configuration", source=source)
 
 
 def load_config(path: str | Path) -> Config:

@@ -40,15 +40,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from memcollab_langgraph.config import (
     Config,
     MemoryConfig,
-    describe_validation_error,
     load_config,
     parse_config,
     read_toml,
+    validate_config,
 )
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation.conditions import (
@@ -370,11 +370,7 @@ def parse_eval_config(data: Mapping[str, Any], *, source: Path | None = None) ->
     values["team"] = _team(values.get("team"), source)
     if "run_id" not in values and source is not None:
         values["run_id"] = source.stem
-    try:
-        return EvalConfig.model_validate({**values, "source": source})
-    except ValidationError as e:
-        where = f" in {source}" if source else ""
-        raise ConfigurationError(f"invalid evaluation configuration{where}:\n{describe_validation_error(e)}") from None
+    return validate_config(EvalConfig, values, what="evaluation configuration", source=source)
 
 
 def load_eval_config(path: str | Path) -> EvalConfig:
