@@ -27,6 +27,7 @@ from memcollab_langgraph.errors import ConfigurationError, MemCollabError, Store
 from memcollab_langgraph.evaluation import (
     EvalConfig,
     ItemResult,
+    ModelServerDown,
     ResultsStore,
     RunSummary,
     arun_evaluation,
@@ -60,9 +61,10 @@ def _task(i: int, n: int, m: int, *, easy: bool = False) -> dict[str, Any]:
 
 
 TRAIN = [_task(i, 3 + i, 4 + i) for i in range(1, 5)]
+TRAIN2 = [_task(i, 2 + i, 5 + i) for i in range(30, 33)]
 DEV = [_task(10, 7, 8, easy=True), _task(11, 6, 9), _task(12, 5, 12)]
 DEV2 = [_task(20, 9, 9), _task(21, 4, 13, easy=True)]
-BY_QUESTION = {t["question"]: t for t in TRAIN + DEV + DEV2}
+BY_QUESTION = {t["question"]: t for t in TRAIN + TRAIN2 + DEV + DEV2}
 ITEMS_PER_CONDITION = 2 * (len(DEV) + len(DEV2))  # two consumers
 
 RULE = {
@@ -79,11 +81,14 @@ RULE = {
 
 
 class Team:
-    """Counting fakes for a two-agent team; ``crash_on``/``fail_on`` inject an error in small's solve of a task."""
+    """Counting fakes for a two-agent team; ``crash_on``/``fail_on`` inject an error in small's solve of a
+    task, ``down`` makes every solve fail as if the server were gone; ``log`` lists (role, task) in order."""
 
     def __init__(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.solved: list[tuple[str, str]] = []
+        self.log: list[tuple[str, str]] = []
+        self.down = False
         self.crash_on: str | None = None
         self.fail_on: str | None = None
         self.interrupt_on: str | None = None
@@ -107,6 +112,9 @@ class Team:
             role = "solve"
         with self._lock:
             self.calls[agent, role] += 1
+            self.log.append((role, task["id"]))
+            if role == "solve" and self.down:
+                raise openai.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/v1/chat"))
             if role == "solve":
                 self.solved.append((agent, task["id"]))
                 if agent == "small" and task["id"] == self.crash_on:
@@ -157,6 +165,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> EvalConfig:
     }
     data.update(overrides)
     _write(tmp_path / "train.jsonl", TRAIN)
+    _write(tmp_path / "train2.jsonl", TRAIN2)
     _write(tmp_path / "dev.jsonl", DEV)
     _write(tmp_path / "dev2.jsonl", DEV2)
     return parse_eval_config(data, source=tmp_path / "eval.toml")
@@ -312,6 +321,77 @@ def test_failed_items_are_recorded_and_retried_by_the_next_run(tmp_path: Path) -
     assert report_of(run).complete
 
 
+def test_a_server_that_stopped_answering_stops_the_run_and_the_next_run_retries(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla"], max_consecutive_failures=3)
+    team = Team()
+    team.down = True
+    with pytest.raises(ModelServerDown, match=r"3 items in a row failed .*APIConnectionError.*run the same command"):
+        evaluate(config, team, InMemoryStore())
+    written = latest(config.run_directory)
+    assert len(written) == 3, "the run stopped at the third failure instead of failing every item"
+    assert all(r.error is not None and r.error.startswith("APIConnectionError") for r in written.values())
+
+    resumed = Team()
+    run = evaluate(config, resumed, InMemoryStore())
+    assert len(resumed.solved) == ITEMS_PER_CONDITION, "failed items are retried, none was finished"
+    assert report_of(run).complete
+
+
+def test_failures_not_in_a_row_do_not_stop_the_run(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla"], max_consecutive_failures=2)
+    team = Team()
+    team.fail_on = "t11"  # one failure, then successes: the streak restarts
+    run = evaluate(config, team, InMemoryStore())
+    assert report_of(run).failed == 1
+
+
+def test_data_sets_go_one_after_the_other_banks_built_right_before_their_items(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        conditions=["vanilla", "memcollab"],
+        datasets=[
+            {"name": "toy", "train": {"path": "train.jsonl"}, "eval": {"path": "dev.jsonl"}},
+            {"name": "toy2", "train": {"path": "train2.jsonl"}, "eval": {"path": "dev2.jsonl"}},
+        ],
+    )
+    team = Team()
+    run = evaluate(config, team, InMemoryStore())
+    order = team.log
+    toy_items = [i for i, (role, task) in enumerate(order) if role == "solve" and task in {t["id"] for t in DEV}]
+    toy2_build = [i for i, (_, task) in enumerate(order) if task in {t["id"] for t in TRAIN2}]
+    toy_build = [i for i, (_, task) in enumerate(order) if task in {t["id"] for t in TRAIN}]
+    assert max(toy_build) < min(toy_items), "toy's bank was built before its items"
+    assert max(toy_items) < min(toy2_build), "toy's items were solved before toy2's bank was built"
+    assert len(json.loads((run / "banks.json").read_text())) == 2
+    assert report_of(run).complete
+
+
+def test_results_and_banks_record_the_code_that_produced_them(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["memcollab"])
+    run = evaluate(config, Team(), InMemoryStore())
+    version = runner_module.code_version()
+    assert version.startswith("0.")
+    assert {r.code_version for r in latest(run).values()} == {version}
+    assert {b["code_version"] for b in json.loads((run / "banks.json").read_text()).values()} == {version}
+    assert {tuple(r.retrieved_levels) for r in latest(run).values()} == {("exact",)}
+
+
+def test_resuming_a_build_restores_the_state_types_without_langgraph_warnings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, conditions=["memcollab"])
+    store = InMemoryStore()
+    team = Team()
+    team.crash_on = "t3"
+    with pytest.raises(MemCollabError):
+        evaluate(config, team, store)
+    with caplog.at_level("WARNING", logger="langgraph"):
+        evaluate(config, Team(), store)
+    unregistered = [r.getMessage() for r in caplog.records if "unregistered type" in r.getMessage()]
+    assert unregistered == []
+    assert report_of(config.run_directory).complete
+
+
 def test_leakage_is_refused_before_anything_runs(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     _write(tmp_path / "dev2.jsonl", [*DEV2, TRAIN[0]])
@@ -388,6 +468,16 @@ async def test_the_async_runner_gives_the_same_results(tmp_path: Path) -> None:
     assert {k: r.correct for k, r in latest(sync_run).items()} == {k: r.correct for k, r in latest(async_run).items()}
     assert team.count("distill") == 3 * len(TRAIN)
     assert report_of(async_run).complete
+
+
+async def test_the_async_runner_stops_when_the_server_stopped_answering(tmp_path: Path) -> None:
+    config = make_config(tmp_path, conditions=["vanilla"], max_consecutive_failures=2)
+    team = Team()
+    team.down = True
+    with Runtime(config.team_for_run(), models=team.models(), store=InMemoryStore()) as rt:
+        with pytest.raises(ModelServerDown, match="2 items in a row"):
+            await arun_evaluation(config, rt, progress=False)
+    assert len(latest(config.run_directory)) == 2
 
 
 def test_concurrent_items_are_all_recorded_once(tmp_path: Path) -> None:

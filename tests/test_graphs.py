@@ -16,6 +16,7 @@ from langchain_core.messages import BaseMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.prebuilt import create_react_agent
 from langgraph.store.base import BaseStore
+from pydantic import BaseModel
 
 from memcollab_langgraph import MemoryBank
 from memcollab_langgraph.graphs import (
@@ -25,9 +26,11 @@ from memcollab_langgraph.graphs import (
     create_memory_hook,
     create_solve_graph,
     run_tasks,
+    sqlite_checkpointer,
 )
 from memcollab_langgraph.models import Agent
-from memcollab_langgraph.schema import Task
+from memcollab_langgraph.nodes import DistillationReport, checkpoint_serde
+from memcollab_langgraph.schema import CategoryPath, Task, Trajectory
 from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -243,6 +246,26 @@ def test_resume_works_with_strict_checkpoint_deserialization() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def test_the_library_checkpointer_restores_state_types_silently_and_blocks_others(
+    store: BaseStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="langgraph"), sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+        graph = Team().graph(store, saver)
+        config = {"configurable": {"thread_id": "shop"}}
+        graph.invoke({"task": TASKS[0]}, config)
+        state = graph.get_state(config).values
+    assert [type(t) for t in state["trajectories"]] == [Trajectory, Trajectory]
+    assert type(state["category"]) is CategoryPath
+    assert type(state["distillations"][0]) is DistillationReport
+    assert not [r.getMessage() for r in caplog.records], "no unregistered or blocked types"
+
+    class Foreign(BaseModel):
+        x: int = 1
+
+    serde = checkpoint_serde()
+    assert serde.loads_typed(serde.dumps_typed({"a": Foreign()})) == {"a": {"x": 1}}, "not turned into an object"
 
 
 def test_rerunning_a_finished_distillation_does_not_inflate_support(store: BaseStore) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import RetryPolicy
 
 from memcollab_langgraph.cli import evaluate as eval_commands
@@ -30,7 +29,7 @@ from memcollab_langgraph.cli.render import (
 )
 from memcollab_langgraph.config import load_config
 from memcollab_langgraph.errors import MemCollabError
-from memcollab_langgraph.graphs import create_build_graph, create_solve_graph, run_tasks
+from memcollab_langgraph.graphs import create_build_graph, create_solve_graph, run_tasks, sqlite_checkpointer
 from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.schema import CategoryPath, Task
 from memcollab_langgraph.tasks import TaskFormat, load_tasks
@@ -86,7 +85,7 @@ def build(
                 max_turns=cfg.max_turns,
                 retry_policy=RETRY,
             )
-            with SqliteSaver.from_conn_string(str(rt.checkpoints_path)) as saver:
+            with sqlite_checkpointer(rt.checkpoints_path) as saver:
                 compiled = graph.compile(checkpointer=saver, store=rt.store)
                 report = run_tasks(
                     compiled,

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from langgraph.checkpoint.sqlite import SqliteSaver
 
 from memcollab_langgraph.cli.render import console, hits_table, notes, usage_table
 from memcollab_langgraph.config import Config, parse_config
 from memcollab_langgraph.errors import ConfigurationError, MemCollabError
-from memcollab_langgraph.graphs import create_build_graph, create_solve_graph, run_tasks
+from memcollab_langgraph.graphs import create_build_graph, create_solve_graph, run_tasks, sqlite_checkpointer
 from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.tasks import demo_tasks
 
@@ -97,7 +96,7 @@ def demo(
             graph = create_build_graph(
                 team, distiller=rt.distiller, taxonomy=rt.taxonomy, bank_name="demo", max_turns=cfg.max_turns
             )
-            with SqliteSaver.from_conn_string(str(rt.checkpoints_path)) as saver:
+            with sqlite_checkpointer(rt.checkpoints_path) as saver:
                 compiled = graph.compile(checkpointer=saver, store=rt.store)
                 report = run_tasks(compiled, train_tasks, thread_prefix="demo", max_concurrency=cfg.max_concurrency)
             stats = rt.bank.stats()

@@ -57,7 +57,13 @@ from memcollab_langgraph.evaluation.results import (
     RunPlan,
     TruncatedResultWarning,
 )
-from memcollab_langgraph.evaluation.runner import RECORDED_ERRORS, arun_evaluation, is_transient, run_evaluation
+from memcollab_langgraph.evaluation.runner import (
+    RECORDED_ERRORS,
+    ModelServerDown,
+    arun_evaluation,
+    is_transient,
+    run_evaluation,
+)
 from memcollab_langgraph.evaluation.statistics import (
     Estimate,
     McNemarResult,
@@ -88,6 +94,7 @@ __all__ = [
     "LoadedDataset",
     "McNemarResult",
     "MemorySource",
+    "ModelServerDown",
     "ReportFiles",
     "ResultsStore",
     "RetrievalVariant",

@@ -42,6 +42,7 @@ def result_from_solve(
     finished_at: datetime,
     memory_source: Sequence[str] = (),
     bank: str | None = None,
+    code_version: str | None = None,
 ) -> ItemResult:
     """The result of one finished solve.
 
@@ -58,6 +59,7 @@ def result_from_solve(
         finished_at: When it finished.
         memory_source: Agents whose trajectories built the memory read (empty without memory).
         bank: The memory bank read.
+        code_version: The library version that ran the solve (:func:`~memcollab_langgraph.version.code_version`).
 
     Raises:
         ConfigurationError: The state has no ``trajectory`` (the solve did not run).
@@ -110,10 +112,12 @@ def result_from_solve(
         latency_s=max(0.0, (finished_at - started_at).total_seconds()),
         category=str(category) if category is not None else None,
         retrieved_ids=[h.constraint.id for h in hits],
+        retrieved_levels=[h.level for h in hits],
         memory_source=list(memory_source),
         bank=bank,
         started_at=started_at,
         finished_at=finished_at,
+        code_version=code_version,
     )
 
 
@@ -127,6 +131,7 @@ def failed_result(
     finished_at: datetime,
     memory_source: Sequence[str] = (),
     bank: str | None = None,
+    code_version: str | None = None,
 ) -> ItemResult:
     """The record of an item that raised: no verdict, the error as ``"Type: message"``.
 
@@ -154,4 +159,5 @@ def failed_result(
         bank=bank,
         started_at=started_at,
         finished_at=finished_at,
+        code_version=code_version,
     )

@@ -152,6 +152,8 @@ class EvalConfig(_Strict):
     """Tasks built and items solved at the same time."""
     retries: int = Field(default=3, gt=0)
     """Attempts per model-calling node on transient errors (connection, timeout, rate limit, 5xx)."""
+    max_consecutive_failures: int = Field(default=5, gt=0)
+    """Items in a row failing with such errors (after their retries) that stop the run: the server is down."""
     cache: Path | None = None
     """SQLite file of the LLM response cache (shared by runs); ``None`` disables it."""
     seed: int = 0

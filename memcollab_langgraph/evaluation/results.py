@@ -100,6 +100,8 @@ class ItemResult(BaseModel):
     """The category the task was classified into (``domain/category/subcategory``)."""
     retrieved_ids: list[str] = Field(default_factory=list)
     """Ids of the constraints put into the prompt, in rank order."""
+    retrieved_levels: list[str] = Field(default_factory=list)
+    """The fallback level each of them came from (``exact``, ``category``, ``domain``), in the same order."""
     memory_source: list[str] = Field(default_factory=list)
     """Agents whose trajectories built the memory used (empty without memory)."""
     bank: str | None = None
@@ -108,6 +110,8 @@ class ItemResult(BaseModel):
     """Why the item failed (``"TimeoutError: ..."``), ``None`` when it ran to the end."""
     started_at: datetime = Field(default_factory=_utcnow)
     finished_at: datetime = Field(default_factory=_utcnow)
+    code_version: str | None = None
+    """The library version that produced the result (with the git commit when run from a checkout)."""
 
     @field_validator("run_id", "condition", "agent", "dataset", "task_id")
     @classmethod

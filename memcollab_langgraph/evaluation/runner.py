@@ -9,15 +9,18 @@
 2. plans every item, (data set, condition, consumer, task), and the memory bank each reads, and
    writes ``plan.json``; a run directory started with other agents, training tasks or retrieval
    settings is refused (a new run id is needed, results of two settings are never mixed);
-3. builds each needed bank **once** with the build graph, whatever the number of cells and data
+3. goes data set by data set: builds the banks the data set's items read that are not complete yet,
+   then solves its items, so that a long run has complete data sets to report early on;
+4. builds each needed bank **once** with the build graph, whatever the number of cells and data
    sets reading it, checkpointed in ``checkpoints.sqlite`` (one checkpointer thread prefix per bank
    and source, so an interrupted build resumes where it stopped), and records it as complete in
    ``banks.json`` (a complete bank is never built again, so every item of a run reads the same memory);
-4. solves every item that has no finished result yet, ``max_concurrency`` at a time, with the solve
+5. solves every item that has no finished result yet, ``max_concurrency`` at a time, with the solve
    graph (``retrieval="none"`` for ``vanilla``, the condition's variant otherwise; verified; utility
    counters are *not* updated, so no item changes the memory another reads), and appends each
-   :class:`~memcollab_langgraph.evaluation.ItemResult` as soon as the item finishes;
-5. writes the report (``summary.md``, ``results.json``, plots).
+   :class:`~memcollab_langgraph.evaluation.ItemResult` as soon as the item finishes, with the
+   :func:`~memcollab_langgraph.version.code_version` that produced it;
+6. writes the report (``summary.md``, ``results.json``, plots).
 
 **Resuming.** Re-running the same configuration (same run id) skips finished items, retries failed
 ones, resumes interrupted builds from their checkpoints and skips complete banks. Ctrl-C is safe at
@@ -26,7 +29,11 @@ any point: what was written stays written (see :class:`~memcollab_langgraph.eval
 **Items.** An item whose model or graph raises one of :data:`RECORDED_ERRORS` (a server or network
 error, an unusable model reply after the graph's own repair, the recursion limit) is recorded with
 :func:`~memcollab_langgraph.evaluation.failed_result` and retried by the next run; any other
-exception is a bug or a misconfiguration and stops the run. Items are solved data set by data set,
+exception is a bug or a misconfiguration and stops the run. So does a model server that stopped
+answering: after ``max_consecutive_failures`` items in a row failed with a connection or server
+error (each after its node's retries), the run stops with
+:class:`~memcollab_langgraph.evaluation.ModelServerDown` instead of marking every remaining item
+failed in seconds. Items are solved data set by data set,
 consumer by consumer, and for each task under every condition in turn: one model serves a stretch of
 items (a local llama.cpp server loads one model at a time) and a partial run already has paired
 results for the tasks it reached.
@@ -57,8 +64,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -70,8 +79,6 @@ import httpx
 import openai
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
@@ -85,17 +92,26 @@ from memcollab_langgraph.evaluation.config import EvalConfig
 from memcollab_langgraph.evaluation.plan import BankPlan, EvaluationPlan, WorkItem, load_datasets, plan_evaluation
 from memcollab_langgraph.evaluation.report import write_report
 from memcollab_langgraph.evaluation.results import ItemResult, ResultsStore
-from memcollab_langgraph.graphs import arun_tasks, create_build_graph, create_solve_graph, run_tasks
+from memcollab_langgraph.graphs import (
+    arun_tasks,
+    asqlite_checkpointer,
+    create_build_graph,
+    create_solve_graph,
+    run_tasks,
+    sqlite_checkpointer,
+)
 from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes.effects import Program, adrive, drive, effect, perform
 from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.taxonomy import Taxonomy
+from memcollab_langgraph.version import code_version
 
 __all__ = [
     "BANKS_FILE",
     "CHECKPOINTS_FILE",
     "RECORDED_ERRORS",
+    "ModelServerDown",
     "arun_evaluation",
     "is_transient",
     "run_evaluation",
@@ -118,6 +134,10 @@ RECORDED_ERRORS: tuple[type[BaseException], ...] = (
 errors of the model server or the network, a model reply the graph could not use, the recursion
 limit, a failing store. ``ConfigurationError`` and anything else stop the run: they are not about
 one item."""
+
+
+class ModelServerDown(MemCollabError):
+    """Too many items in a row failed with connection or server errors: the run stopped (run again to resume)."""
 
 
 def is_transient(error: BaseException) -> bool:
@@ -175,6 +195,30 @@ def _sampling(agent: Agent, temperature: float) -> Agent:
 # -- running -----------------------------------------------------------------------------------------
 
 
+class _FailureStreak:
+    """Counts items in a row that failed with a transient error (server down); raises at ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def record(self, output: Mapping[str, Any] | BaseException) -> None:
+        with self._lock:
+            if not (isinstance(output, BaseException) and is_transient(output)):
+                self.count = 0
+                return
+            self.count += 1
+            if self.count >= self.limit:
+                raise ModelServerDown(
+                    f"{self.count} items in a row failed with connection or server errors (the last: "
+                    f"{type(output).__name__}: {output}), each after its retries: the model server stopped "
+                    "answering. Check that it is up (a local server's log is in the run directory of the team, "
+                    "e.g. ~/.cache/memcollab/run/logs) and run the same command again: failed items are retried "
+                    "and finished ones kept"
+                ) from output
+
+
 @dataclass
 class _Context:
     config: EvalConfig
@@ -184,6 +228,7 @@ class _Context:
     agents: dict[str, Agent]
     retry: RetryPolicy
     progress: bool
+    streak: _FailureStreak
     cache: SqliteLLMCache | None = None
     checkpointer: BaseCheckpointSaver[Any] | None = None
     _graphs: dict[tuple[str, str, str | None], CompiledStateGraph[Any, Any, Any, Any]] = dataclasses.field(
@@ -240,7 +285,11 @@ class _Context:
 
     def outcome(self, item: WorkItem, output: Mapping[str, Any] | BaseException, started: datetime) -> ItemResult:
         finished = datetime.now(UTC)
-        common: dict[str, Any] = {"memory_source": list(item.builders), "bank": item.bank}
+        common: dict[str, Any] = {
+            "memory_source": list(item.builders),
+            "bank": item.bank,
+            "code_version": code_version(),
+        }
         if isinstance(output, BaseException):
             model = self.agents[item.key.agent].ref.model
             return failed_result(
@@ -311,6 +360,7 @@ def _completed_entry(bank: BankPlan, failed: Mapping[str, str], total: int, tole
         "tasks": attempted,
         "failed": dict(failed),
         "completed_at": datetime.now(UTC).isoformat(),
+        "code_version": code_version(),
     }
 
 
@@ -324,36 +374,46 @@ def _check_intact(bank: str, entry: Mapping[str, Any], total: int, ledger: _Ledg
 
 
 def _program(ctx: _Context, pending: Sequence[WorkItem], banks: Sequence[BankPlan]) -> Program[None]:
-    """Build the banks the pending items need, then solve the items: one logic for sync and async."""
+    """Data set by data set, build the banks its pending items need, then solve them: one logic for sync
+    and async."""
     ledger = _Ledger(ctx.results.directory)
-    for bank in banks:
-        entry = ledger.read().get(bank.name)
-        total: int
-        if entry is not None and entry.get("complete"):
-            total = yield from perform(effect(_bank_total, _abank_total, ctx.store, ctx.taxonomy, bank.name))
-            _check_intact(bank.name, entry, total, ledger)
-            continue
-        failed: dict[str, str] = {}
-        for prefix, graph in ctx.build_graphs(bank):
-            report = yield from perform(
-                effect(
-                    run_tasks,
-                    arun_tasks,
-                    graph,
-                    bank.train.tasks,
-                    thread_prefix=prefix,
-                    max_concurrency=ctx.config.max_concurrency,
-                    progress=ctx.progress,
-                )
-            )
-            failed.update({f"{prefix}:{task}": error for task, error in report.failed.items()})
+    for _, stage in itertools.groupby(pending, key=lambda item: item.key.dataset):
+        items = list(stage)
+        needed = {item.bank for item in items}
+        for bank in (b for b in banks if b.name in needed):
+            yield from _ensure_bank(ctx, ledger, bank)
+        yield from perform(effect(_solve_items, _asolve_items, ctx, items))
+
+
+def _ensure_bank(ctx: _Context, ledger: _Ledger, bank: BankPlan) -> Program[None]:
+    """Build ``bank`` unless ``banks.json`` says it is complete (then check the store still holds it)."""
+    entry = ledger.read().get(bank.name)
+    total: int
+    if entry is not None and entry.get("complete"):
         total = yield from perform(effect(_bank_total, _abank_total, ctx.store, ctx.taxonomy, bank.name))
-        ledger.record(bank.name, _completed_entry(bank, failed, total, ctx.config.build_failure_tolerance))
-    yield from perform(effect(_solve_items, _asolve_items, ctx, pending))
+        _check_intact(bank.name, entry, total, ledger)
+        return
+    failed: dict[str, str] = {}
+    for prefix, graph in ctx.build_graphs(bank):
+        report = yield from perform(
+            effect(
+                run_tasks,
+                arun_tasks,
+                graph,
+                bank.train.tasks,
+                thread_prefix=prefix,
+                max_concurrency=ctx.config.max_concurrency,
+                progress=ctx.progress,
+            )
+        )
+        failed.update({f"{prefix}:{task}": error for task, error in report.failed.items()})
+    total = yield from perform(effect(_bank_total, _abank_total, ctx.store, ctx.taxonomy, bank.name))
+    ledger.record(bank.name, _completed_entry(bank, failed, total, ctx.config.build_failure_tolerance))
 
 
-def _progress_bar(ctx: _Context, total: int) -> tqdm[Any]:
-    return tqdm(total=total, desc=f"evaluate {ctx.results.run_id}", unit="item", disable=not ctx.progress)
+def _progress_bar(ctx: _Context, items: Sequence[WorkItem]) -> tqdm[Any]:
+    desc = f"evaluate {ctx.results.run_id} ({items[0].key.dataset})"
+    return tqdm(total=len(items), desc=desc, unit="item", disable=not ctx.progress)
 
 
 def _solve_one(ctx: _Context, item: WorkItem) -> ItemResult:
@@ -365,6 +425,7 @@ def _solve_one(ctx: _Context, item: WorkItem) -> ItemResult:
         output = error
     result = ctx.outcome(item, output, started)
     ctx.results.append(result)  # durable before the item counts as done
+    ctx.streak.record(output)
     return result
 
 
@@ -378,26 +439,33 @@ async def _asolve_one(ctx: _Context, item: WorkItem, limit: asyncio.Semaphore) -
             output = error
         result = ctx.outcome(item, output, started)
         await ctx.results.aappend(result)
+        ctx.streak.record(output)
         return result
 
 
 def _solve_items(ctx: _Context, items: Sequence[WorkItem]) -> None:
     """Solve ``items`` on a thread pool, in order; stop at the first unexpected error (or Ctrl-C).
 
-    On a stop, items not started are cancelled and the items in flight are waited for (a thread
-    cannot be stopped; their results are valid and written), then the error propagates.
+    An item is handed to the pool only when a worker is free, so a stop never starts another one;
+    the items in flight are waited for (a thread cannot be stopped; their results are valid and
+    written), then the error propagates.
     """
     if not items:
         return
-    pool = ThreadPoolExecutor(max_workers=ctx.config.max_concurrency, thread_name_prefix="memcollab-eval")
+    workers = ctx.config.max_concurrency
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="memcollab-eval")
+    queue = iter(items)
     failed = 0
     try:
-        with _progress_bar(ctx, len(items)) as bar:
-            pending: set[Future[ItemResult]] = {pool.submit(_solve_one, ctx, item) for item in items}
+        with _progress_bar(ctx, items) as bar:
+            pending: set[Future[ItemResult]] = {
+                pool.submit(_solve_one, ctx, i) for i in itertools.islice(queue, workers)
+            }
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     failed += future.result().error is not None  # re-raises an unexpected error
+                pending |= {pool.submit(_solve_one, ctx, i) for i in itertools.islice(queue, len(done))}
                 bar.set_postfix(failed=failed, refresh=False)
                 bar.update(len(done))
     finally:
@@ -412,7 +480,7 @@ async def _asolve_items(ctx: _Context, items: Sequence[WorkItem]) -> None:
     tasks = [asyncio.ensure_future(_asolve_one(ctx, item, limit)) for item in items]
     failed = 0
     try:
-        with _progress_bar(ctx, len(items)) as bar:
+        with _progress_bar(ctx, items) as bar:
             for next_done in asyncio.as_completed(tasks):
                 failed += (await next_done).error is not None
                 bar.set_postfix(failed=failed, refresh=False)
@@ -488,6 +556,7 @@ def _context(config: EvalConfig, runtime: Runtime, results: ResultsStore, progre
         agents=agents,
         retry=RetryPolicy(max_attempts=config.retries, retry_on=is_transient),
         progress=progress,
+        streak=_FailureStreak(config.max_consecutive_failures),
         cache=cache,
     )
 
@@ -509,6 +578,8 @@ def run_evaluation(config: EvalConfig, runtime: Runtime, *, progress: bool = Tru
         ConfigurationError: Leakage, an invalid task file, a run directory started with other
             settings or in use by another process, an agent missing from the runtime.
         MemCollabError: Too many training tasks of a bank failed to build; run again to resume.
+        ModelServerDown: ``max_consecutive_failures`` items in a row failed with connection or
+            server errors; run again once the server is up.
         KeyboardInterrupt: Ctrl-C; what was written is kept and the next run resumes.
 
     Example:
@@ -565,7 +636,7 @@ def _build_checkpointer(ctx: _Context, banks: Sequence[BankPlan]) -> Iterator[No
     if not banks:
         yield
         return
-    with SqliteSaver.from_conn_string(str(ctx.results.directory / CHECKPOINTS_FILE)) as saver:
+    with sqlite_checkpointer(ctx.results.directory / CHECKPOINTS_FILE) as saver:
         ctx.checkpointer = saver
         try:
             yield
@@ -578,7 +649,7 @@ async def _abuild_checkpointer(ctx: _Context, banks: Sequence[BankPlan]) -> Asyn
     if not banks:
         yield
         return
-    async with AsyncSqliteSaver.from_conn_string(str(ctx.results.directory / CHECKPOINTS_FILE)) as saver:
+    async with asqlite_checkpointer(ctx.results.directory / CHECKPOINTS_FILE) as saver:
         ctx.checkpointer = saver
         try:
             yield

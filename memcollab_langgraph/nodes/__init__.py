@@ -9,7 +9,8 @@ Modules, one concept each: ``classify`` (task -> category, with a deterministic 
 solving with sandbox feedback), ``verify`` (verdicts; utility counters), ``preference`` (preferred /
 unpreferred rules), ``distill`` and ``abstraction`` (constraints from trajectories, rejecting
 task-specific ones), ``prompts``, ``parsing`` (structured output, JSON repair, rejection), ``llm``
-(model calls with usage), ``inputs`` (reading state) and ``state`` (``SolveState``, ``BuildState``).
+(model calls with usage), ``inputs`` (reading state) and ``state`` (``SolveState``, ``BuildState`` and
+``checkpoint_serde``, the checkpoint serializer that knows their types).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from memcollab_langgraph.nodes.solve import (
     fan_out_to_agents,
     route_after_solve,
 )
-from memcollab_langgraph.nodes.state import BuildState, SolveState, add_trajectories
+from memcollab_langgraph.nodes.state import BuildState, SolveState, add_trajectories, checkpoint_serde, checkpoint_types
 from memcollab_langgraph.nodes.turns import StopReason, TurnPlan, plan_turn
 from memcollab_langgraph.nodes.verify import (
     VerifierSettings,
@@ -98,6 +99,8 @@ __all__ = [
     "add_trajectories",
     "averify_trajectory",
     "build_constraints",
+    "checkpoint_serde",
+    "checkpoint_types",
     "choose_preference",
     "create_classifier_node",
     "create_distiller_node",

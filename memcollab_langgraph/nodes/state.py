@@ -17,7 +17,11 @@ ignored by LangGraph, which is how the solver serves both states.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, TypedDict
+import typing
+from typing import Annotated, Any, TypedDict
+
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from pydantic import BaseModel
 
 from memcollab_langgraph.memory import MemoryHit
 from memcollab_langgraph.nodes.classify import Classification
@@ -28,7 +32,7 @@ from memcollab_langgraph.nodes.turns import StopReason
 from memcollab_langgraph.schema import CategoryPath, Task, Trajectory
 from memcollab_langgraph.verifiers import Verdict
 
-__all__ = ["BuildState", "SolveState", "add_trajectories"]
+__all__ = ["BuildState", "SolveState", "add_trajectories", "checkpoint_serde", "checkpoint_types"]
 
 
 def add_trajectories(left: list[Trajectory] | None, right: list[Trajectory] | None) -> list[Trajectory]:
@@ -103,3 +107,42 @@ class BuildState(TypedDict, total=False):
     """What each distillation decided, stored and rejected (distiller)."""
     usage_log: Annotated[list[ModelCall], operator.add]
     """Every LLM call of the run."""
+
+
+def _models_in(hint: Any, found: dict[str, type[BaseModel]]) -> None:
+    if isinstance(hint, type) and issubclass(hint, BaseModel):
+        found[f"{hint.__module__}.{hint.__qualname__}"] = hint
+    for arg in typing.get_args(hint):
+        _models_in(arg, found)
+
+
+def checkpoint_types() -> tuple[type[BaseModel], ...]:
+    """The pydantic classes a checkpoint of a MemCollab graph can hold: those of :class:`SolveState`
+    and :class:`BuildState` (nested models are stored inside their parent's record).
+
+    Example:
+        >>> sorted(t.__name__ for t in checkpoint_types())[:3]
+        ['CategoryPath', 'Classification', 'ConstraintConflict']
+    """
+    found: dict[str, type[BaseModel]] = {}
+    for state in (SolveState, BuildState):
+        for hint in typing.get_type_hints(state, include_extras=True).values():
+            _models_in(hint, found)
+    return tuple(found[name] for name in sorted(found))
+
+
+def checkpoint_serde() -> JsonPlusSerializer:
+    """A checkpoint serializer that restores exactly the library's state types and LangGraph's safe ones.
+
+    LangGraph's default serializer restores any class it finds in a checkpoint and warns about each
+    one it does not know ("Deserializing unregistered type ..."); this one names the classes of
+    :func:`checkpoint_types`, so resuming a graph is silent and a checkpoint naming another class
+    is not turned into an object. Pass it to a checkpointer: ``SqliteSaver(conn, serde=checkpoint_serde())``.
+
+    Example:
+        >>> from memcollab_langgraph.schema import CategoryPath
+        >>> serde = checkpoint_serde()
+        >>> serde.loads_typed(serde.dumps_typed(CategoryPath.parse("math/algebra")))
+        CategoryPath(domain='math', category='algebra', subcategory=None)
+    """
+    return JsonPlusSerializer(allowed_msgpack_modules=[(t.__module__, t.__qualname__) for t in checkpoint_types()])
