@@ -60,8 +60,9 @@ def build_agent(
     Pass ``store=`` outside a server; ``langgraph dev`` attaches its own store (:mod:`graphs.store`).
     """
     chosen = runtime.agent(agent) if agent else next(iter(runtime.agents.values()))
+    memory = runtime.config.memory
     hook = create_memory_hook(
-        domain=domain, bank_name=runtime.config.memory.bank, taxonomy=runtime.taxonomy, k=k or runtime.config.memory.k
+        domain=domain, bank_name=memory.bank, taxonomy=runtime.taxonomy, k=k or memory.k, fallback=memory.fallback
     )
     # The hook targets the prebuilt agent, which langgraph 1.x marks as moved to langchain.agents (not a
     # dependency here); the warning says nothing about this use.

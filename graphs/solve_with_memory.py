@@ -31,6 +31,7 @@ def build_graph(runtime: Runtime, *, k: int | None = None, bank_name: str | None
         taxonomy=runtime.taxonomy,
         bank_name=bank_name or config.memory.bank,
         k=k or config.memory.k,
+        fallback=config.memory.fallback,
         max_turns=config.max_turns,
     )
 

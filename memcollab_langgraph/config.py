@@ -33,6 +33,7 @@ from typing import Any, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from memcollab_langgraph.errors import ConfigurationError
+from memcollab_langgraph.memory.models import DEFAULT_FALLBACK, FallbackLevel
 
 __all__ = [
     "AgentConfig",
@@ -133,6 +134,9 @@ class MemoryConfig(_Strict):
     """A built-in taxonomy name (``default``, ``math``, ``code``) or a JSON/TOML file."""
     k: int = Field(default=3, gt=0)
     """Constraints retrieved per task (the paper's p)."""
+    fallback: FallbackLevel = DEFAULT_FALLBACK
+    """The coarsest level retrieval falls back to when a category has fewer than ``k`` constraints:
+    ``"exact"``, ``"category"`` (a subcategory's parent category) or ``"domain"`` (any category of the domain)."""
     checkpoints: str = ".memcollab/checkpoints.sqlite"
     """SQLite file of the build checkpoints (resume after an interruption)."""
 

@@ -216,6 +216,27 @@ def test_dry_run_shows_the_plan_without_starting_a_model(tmp_path: Path, monkeyp
     assert bank["training_tasks"] == 3
 
 
+def test_set_overrides_settings_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write_files(tmp_path)
+    runner = CliRunner()
+    args = ["eval", "run", "-c", str(config), "--dry-run", "--json"]
+    default = json.loads(runner.invoke(app, args).stdout)["settings"]
+    assert (default["fallback"], default["k"], default["max_turns"]) == ("category", 3, 1)
+    result = runner.invoke(app, [*args, "--set", "fallback=domain", "--set", "k=2", "--set", "team.max_turns=2"])
+    assert result.exit_code == 0, result.output
+    changed = json.loads(result.stdout)["settings"]
+    assert (changed["fallback"], changed["k"], changed["max_turns"]) == ("domain", 2, 2)
+
+    bad_value = runner.invoke(app, [*args, "--set", "fallback=everywhere"])
+    assert bad_value.exit_code == 2
+    assert "fallback: Input should be 'exact', 'category' or 'domain'" in " ".join(bad_value.stderr.split())
+    malformed = runner.invoke(app, [*args, "--set", "fallback"])
+    assert malformed.exit_code == 2
+    assert "'fallback' is not KEY=VALUE" in " ".join(malformed.stderr.split())
+    into_a_value = runner.invoke(app, [*args, "--set", "retries.x=1"])
+    assert "'retries' is a value, not a table" in " ".join(into_a_value.stderr.split())
+
+
 def test_leakage_exits_2_naming_the_data_set_and_task(tmp_path: Path, fakes: Fakes) -> None:
     config = write_files(tmp_path, dev=[*DEV, "q2"])
     result = CliRunner().invoke(app, ["eval", "run", "-c", str(config)])

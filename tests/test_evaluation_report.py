@@ -257,3 +257,97 @@ def test_transfer_plot_needs_transfer_cells(tmp_path: Path) -> None:
 def test_docstring_examples_run() -> None:
     assert doctest.testmod(markdown).failed == 0
     assert doctest.testmod(report).failed == 0
+
+
+def with_levels(condition: str, task: int, levels: list[str], **kw: Any) -> ItemResult:
+    """A result of agent A whose prompt held one constraint per level, ids ``c0``, ``c1``..."""
+    ids = kw.pop("retrieved_ids", [f"c{i}" for i in range(len(levels))])
+    correct = kw.pop("correct", True)
+    return result(condition, "A", task, correct, retrieved_ids=ids, retrieved_levels=levels, memory_source=["A"], **kw)
+
+
+def retrieval_items() -> list[ItemResult]:
+    """gsm8k memcollab counts tasks 0-3: 3 + 2 + 4 + 0 = 9 constraints, 4 exact, 2 category, 3 domain,
+    2 items with a domain one. Task 4 predates levels (ids, no levels) and task 5 failed: both left out.
+    mbpp memcollab: 1 domain, then 2 exact. ``self`` has only results from before levels were recorded."""
+    items = [result("vanilla", "A", t, t < 2, dataset=d) for d in ("gsm8k", "mbpp") for t in range(6)]
+    items += [
+        with_levels("memcollab", 0, ["exact", "exact", "category"]),
+        with_levels("memcollab", 1, ["exact", "domain"]),
+        with_levels("memcollab", 2, ["category", "domain", "domain", "exact"]),
+        with_levels("memcollab", 3, []),
+        with_levels("memcollab", 4, [], retrieved_ids=["c1", "c2"]),
+        with_levels("memcollab", 5, ["domain"], correct=None, error="TimeoutError: no reply"),
+        with_levels("memcollab", 0, ["domain"], dataset="mbpp"),
+        with_levels("memcollab", 1, ["exact", "exact"], dataset="mbpp"),
+    ]
+    items += [with_levels("self", t, [], retrieved_ids=["c1"]) for t in range(3)]
+    return items
+
+
+def test_retrieval_levels_per_cell_and_pooled() -> None:
+    s = summarize(retrieval_items(), run_id=RUN, n_resamples=100)
+    gsm8k = s.row("gsm8k", "A", "memcollab")
+    assert gsm8k is not None
+    assert gsm8k.retrieval is not None
+    assert (gsm8k.retrieval.n, gsm8k.retrieval.items_with_domain) == (4, 2)
+    assert gsm8k.retrieval.retrieved_per_item == pytest.approx(9 / 4)
+    assert gsm8k.retrieval.shares == pytest.approx({"exact": 4 / 9, "category": 2 / 9, "domain": 3 / 9})
+    mbpp = s.row("mbpp", "A", "memcollab")
+    assert mbpp is not None
+    assert mbpp.retrieval is not None
+    assert (mbpp.retrieval.n, mbpp.retrieval.items_with_domain) == (2, 1)
+    assert mbpp.retrieval.retrieved_per_item == pytest.approx(1.5)
+    assert list(mbpp.retrieval.shares) == ["exact", "category", "domain"]
+    assert mbpp.retrieval.shares == pytest.approx({"exact": 2 / 3, "category": 0.0, "domain": 1 / 3})
+    pooled = {r.condition: r for r in s.pooled}
+    assert pooled["memcollab"].retrieval is not None
+    assert (pooled["memcollab"].retrieval.n, pooled["memcollab"].retrieval.items_with_domain) == (6, 3)
+    assert pooled["memcollab"].retrieval.retrieved_per_item == pytest.approx(12 / 6)
+    assert pooled["memcollab"].retrieval.shares == pytest.approx(
+        {"exact": 6 / 12, "category": 2 / 12, "domain": 4 / 12}
+    )
+    # No memory, or only results written before levels were recorded: nothing, not zeros.
+    no_levels = [s.row("gsm8k", "A", "vanilla"), s.row("mbpp", "A", "vanilla"), s.row("gsm8k", "A", "self")]
+    assert [r.retrieval for r in no_levels if r is not None] == [None, None, None]
+    assert pooled["vanilla"].retrieval is None
+    assert pooled["self"].retrieval is None
+
+
+def test_unknown_levels_keep_the_shares_whole() -> None:
+    s = summarize([with_levels("memcollab", 0, ["exact", "global", "global"])], run_id=RUN, n_resamples=100)
+    row = s.row("gsm8k", "A", "memcollab")
+    assert row is not None
+    assert row.retrieval is not None
+    assert row.retrieval.shares == pytest.approx({"exact": 1 / 3, "category": 0.0, "domain": 0.0, "global": 2 / 3})
+
+
+def test_report_shows_where_the_retrieved_memory_came_from(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path, RUN)
+    store.extend(retrieval_items())
+    files = write_report(store, n_resamples=200, plots=False)
+    text = files.summary_md.read_text()
+    header = "| agent | condition | retrieved/item | exact % | category % | domain % | items with domain |"
+    assert text.count(header) == 3  # gsm8k, mbpp and pooled; the vanilla and old-results rows are left out
+    # Each table's rows: the lines after its header and separator, up to the blank line that ends it.
+    gsm8k, mbpp, pooled = (after.split("\n\n")[0].splitlines()[2:] for after in text.split(header)[1:])
+    assert gsm8k == ["| A | memcollab | 2.25 | 44.4 | 22.2 | 33.3 | 2/4 |"]
+    assert mbpp == ["| A | memcollab | 1.50 | 66.7 | 0.0 | 33.3 | 1/2 |"]
+    assert pooled == ["| A | memcollab | 2.00 | 50.0 | 16.7 | 33.3 | 3/6 |"]
+    assert text.index("## gsm8k") < text.index(header) < text.index("## mbpp")
+    assert "| A | self | A | 3 | 3 | 100.0 [" in text  # the main tables are unchanged
+    assert "- Retrieved memory: constraints per prompt" in text
+
+    data = json.loads(files.results_json.read_text())
+    rows = {(r["dataset"], r["condition"]): r for r in data["rows"] + data["pooled"]}
+    assert rows[("gsm8k", "vanilla")]["retrieval"] is None
+    assert rows[("gsm8k", "memcollab")]["retrieval"]["items_with_domain"] == 2
+    assert rows[(POOLED, "memcollab")]["retrieval"]["n"] == 6
+
+
+def test_report_without_retrieval_levels_has_no_memory_table(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path, RUN)
+    store.extend([result("vanilla", "A", 1, True), with_levels("self", 1, [], retrieved_ids=["c1"])])
+    text = write_report(store, n_resamples=100, plots=False).summary_md.read_text()
+    assert "retrieved/item" not in text
+    assert "Retrieved memory" not in text

@@ -415,10 +415,25 @@ def test_a_run_refuses_other_settings_under_the_same_run_id(tmp_path: Path) -> N
     changed = make_config(tmp_path, conditions=["vanilla"], k=2)
     with pytest.raises(ConfigurationError, match=r"changed: \['k'\].*new run_id"):
         evaluate(changed, Team(), InMemoryStore())
+    wider = make_config(tmp_path, conditions=["vanilla"], fallback="domain")
+    with pytest.raises(ConfigurationError, match=r"changed: \['fallback'\]"):
+        evaluate(wider, Team(), InMemoryStore())
     more = make_config(tmp_path, conditions=["vanilla", "memcollab"])  # adding conditions is fine
     team = Team()
     evaluate(more, team, InMemoryStore())
     assert team.count("solve") > 0
+
+
+def test_a_run_planned_before_the_fallback_setting_existed_resumes_as_domain_fallback(tmp_path: Path) -> None:
+    old = make_config(tmp_path, conditions=["vanilla"], fallback="domain")
+    evaluate(old, Team(), InMemoryStore())
+    plan_file = old.run_directory / "plan.json"
+    plan = json.loads(plan_file.read_text())
+    del plan["metadata"]["fingerprint"]["fallback"]  # as written by the code before the setting
+    plan_file.write_text(json.dumps(plan))
+    evaluate(old, Team(), InMemoryStore())  # the same settings: resumes
+    with pytest.raises(ConfigurationError, match=r"changed: \['fallback'\]"):
+        evaluate(make_config(tmp_path, conditions=["vanilla"]), Team(), InMemoryStore())
 
 
 def test_a_store_that_lost_the_banks_is_detected(tmp_path: Path) -> None:
@@ -474,9 +489,11 @@ async def test_the_async_runner_stops_when_the_server_stopped_answering(tmp_path
     config = make_config(tmp_path, conditions=["vanilla"], max_consecutive_failures=2)
     team = Team()
     team.down = True
-    with Runtime(config.team_for_run(), models=team.models(), store=InMemoryStore()) as rt:
-        with pytest.raises(ModelServerDown, match="2 items in a row"):
-            await arun_evaluation(config, rt, progress=False)
+    with (
+        Runtime(config.team_for_run(), models=team.models(), store=InMemoryStore()) as rt,
+        pytest.raises(ModelServerDown, match="2 items in a row"),
+    ):
+        await arun_evaluation(config, rt, progress=False)
     assert len(latest(config.run_directory)) == 2
 
 

@@ -397,7 +397,7 @@ def layered(store: BaseStore) -> MemoryBank:
 
 
 def test_query_falls_back_exact_then_category_then_domain(layered: MemoryBank) -> None:
-    hits = layered.query(LINEAR, "solve", k=5)
+    hits = layered.query(LINEAR, "solve", k=5, fallback="domain")
     assert [h.level for h in hits] == ["exact", "category", "category", "domain", "domain"]
     assert [h.fallback_level for h in hits] == [0, 1, 1, 2, 2]
     assert hit_ids(hits)[0] == "lin"
@@ -411,6 +411,19 @@ def test_query_falls_back_exact_then_category_then_domain(layered: MemoryBank) -
     ]
     assert hits[0].namespace == ("memcollab", "default", "constraints", "math", "algebra", "linear_equations")
     assert [h.level for h in layered.query(LINEAR, "solve", k=3)] == ["exact", "category", "category"]
+
+
+def test_query_falls_back_no_further_than_asked(layered: MemoryBank) -> None:
+    default = hit_ids(layered.query(LINEAR, "solve", k=5))
+    assert (default[0], set(default[1:])) == ("lin", {"quad1", "quad2"}), "by default the category, not the domain"
+    assert [h.level for h in layered.query(LINEAR, "solve", k=5, fallback="category")] == ["exact", *["category"] * 2]
+    assert hit_ids(layered.query(LINEAR, "solve", k=5, fallback="exact")) == ["lin"]
+    algebra = CategoryPath(domain="math", category="algebra")
+    assert len(layered.query(algebra, "solve", k=5)) == 3, "a category's level 1 is the domain: not by default"
+    assert len(layered.query(algebra, "solve", k=5, fallback="domain")) == 5
+    assert len(layered.query(CategoryPath(domain="math"), "solve", k=5, fallback="exact")) == 5, "exact is the domain"
+    with pytest.raises(ConfigurationError, match=r"fallback must be one of \['exact', 'category', 'domain'\].*'all'"):
+        layered.query(LINEAR, "solve", fallback="all")  # type: ignore[arg-type]
 
 
 def test_query_stops_falling_back_once_enough(layered: MemoryBank) -> None:

@@ -78,6 +78,19 @@ def test_top_k_is_respected(store: BaseStore, mode: str) -> None:
     assert len(out["hits"]) == 1
 
 
+def test_fallback_bounds_how_far_the_node_looks(store: BaseStore, mode: str) -> None:
+    _seed(store)
+    geometry = CategoryPath(domain="math", category="geometry", subcategory="triangles")
+    state = {"task": TASK, "category": geometry}  # no geometry constraint: only the domain has some
+    assert _run(_graph(create_retriever_node(k=3), store), state, mode)["hits"] == []
+    wide = _run(_graph(create_retriever_node(k=3, fallback="domain"), store), state, mode)["hits"]
+    assert [h.level for h in wide] == ["domain"] * 3
+    near = _run(
+        _graph(create_retriever_node(k=3, fallback="exact"), store), {"task": TASK, "category": QUADRATICS}, mode
+    )
+    assert [h.level for h in near["hits"]] == ["exact", "exact"], "the parent category is not searched"
+
+
 def test_category_comes_from_classification_or_task(store: BaseStore, mode: str) -> None:
     _seed(store)
     labelled = TASK.model_copy(update={"category": ALGEBRA})
@@ -147,6 +160,8 @@ def test_bad_settings_are_rejected_at_construction() -> None:
         create_retriever_node(model_aware=True)
     with pytest.raises(ConfigurationError, match="ranker"):
         create_retriever_node(ranker="tfidf")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="fallback must be one of"):
+        create_retriever_node(fallback="everything")  # type: ignore[arg-type]
 
 
 def test_agreeing_polarity_is_not_a_conflict() -> None:

@@ -136,6 +136,7 @@ def solve(
                 taxonomy=rt.taxonomy,
                 bank_name=cfg.memory.bank,
                 k=cfg.memory.k,
+                fallback=cfg.memory.fallback,
                 max_turns=cfg.max_turns,
                 retry_policy=RETRY,
             )

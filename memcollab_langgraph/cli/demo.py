@@ -110,7 +110,12 @@ def demo(
             console.rule(f"2. {solver.name} solves held-back task {task.id!r} with the memory")
             console.print(task.question)
             solve = create_solve_graph(
-                solver, classifier=rt.classifier.model, taxonomy=rt.taxonomy, bank_name="demo", k=3
+                solver,
+                classifier=rt.classifier.model,
+                taxonomy=rt.taxonomy,
+                bank_name="demo",
+                k=3,
+                fallback=cfg.memory.fallback,
             )
             out = solve.compile(store=rt.store).invoke({"task": task, "agent": solver.name})
     except MemCollabError as e:

@@ -118,12 +118,16 @@ def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
         "pending": pending,
         "datasets": plan.metadata["datasets"],
         "banks": banks,
+        "settings": plan.metadata["fingerprint"],
     }
     if as_json:
         emit_json(data)
         return
     console.print(f"run directory: {cfg.run_directory}", soft_wrap=True)
     console.print(f"items: {len(plan.items)} planned, {pending} left to solve")
+    settings = plan.metadata["fingerprint"]
+    shown = ("retrieval", "k", "fallback", "classifier", "max_turns", "seed")
+    console.print("settings: " + ", ".join(f"{key}={settings[key]}" for key in shown))
     for name, info in plan.metadata["datasets"].items():
         console.print(f"  {name}: {info['eval_tasks']} tasks, memory from {info['train'] or '-'}")
     table = Table(title="memory banks (each built once)", title_justify="left")
@@ -141,6 +145,10 @@ def run(
         int | None, typer.Option(help="Evaluate at most this many tasks per data set (training tasks unchanged).")
     ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Override the configuration's run_id.")] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a setting, KEY=VALUE (repeatable), e.g. --set fallback=domain."),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; start no model.")] = False,
     report_only: Annotated[
         bool, typer.Option("--report-only", help="Only (re)write the report of what is finished.")
@@ -153,7 +161,7 @@ def run(
     builds resume from their checkpoints. Ctrl-C keeps everything finished so far.
     """
     try:
-        cfg = load_eval_config(config)
+        cfg = load_eval_config(config, overrides or ())
         if run_id is not None:
             cfg = cfg.model_copy(update={"run_id": run_id})
         if limit is not None:

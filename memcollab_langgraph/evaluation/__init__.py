@@ -73,7 +73,13 @@ from memcollab_langgraph.evaluation.statistics import (
     mcnemar_exact,
     paired_difference,
 )
-from memcollab_langgraph.evaluation.summary import ConditionSummary, RunSummary, TransferCell, summarize
+from memcollab_langgraph.evaluation.summary import (
+    ConditionSummary,
+    RetrievalLevels,
+    RunSummary,
+    TransferCell,
+    summarize,
+)
 
 __all__ = [
     "CONDITION_NAMES",
@@ -97,6 +103,7 @@ __all__ = [
     "ModelServerDown",
     "ReportFiles",
     "ResultsStore",
+    "RetrievalLevels",
     "RetrievalVariant",
     "RunPlan",
     "RunSummary",

@@ -34,9 +34,11 @@ evaluated through the transfer matrix, whose builder sets are explicit.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -58,6 +60,7 @@ from memcollab_langgraph.evaluation.conditions import (
     standard_conditions,
     transfer_matrix_conditions,
 )
+from memcollab_langgraph.memory.models import DEFAULT_FALLBACK, FallbackLevel
 from memcollab_langgraph.tasks import TaskFormat
 
 __all__ = [
@@ -66,6 +69,7 @@ __all__ = [
     "EvalConfig",
     "TaskFileConfig",
     "TransferMatrixConfig",
+    "apply_overrides",
     "load_eval_config",
     "parse_eval_config",
 ]
@@ -144,6 +148,9 @@ class EvalConfig(_Strict):
     """How memory conditions retrieve: by task category (MemCollab) or the whole domain (ablation)."""
     k: int = Field(default=3, gt=0)
     """Constraints retrieved per task (the paper's p)."""
+    fallback: FallbackLevel = DEFAULT_FALLBACK
+    """The coarsest level task-aware retrieval falls back to when the task's category has fewer than ``k``
+    constraints: ``"exact"``, ``"category"`` (a subcategory's parent) or ``"domain"`` (any category)."""
     classifier: Literal["consumer", "team"] = "consumer"
     """Who classifies evaluation tasks for retrieval: the consumer's own model, or the team's [classifier]."""
     max_turns: int | None = Field(default=None, gt=0)
@@ -375,11 +382,44 @@ def parse_eval_config(data: Mapping[str, Any], *, source: Path | None = None) ->
     return validate_config(EvalConfig, values, what="evaluation configuration", source=source)
 
 
-def load_eval_config(path: str | Path) -> EvalConfig:
-    """Read and validate an evaluation configuration file (TOML).
+def load_eval_config(path: str | Path, overrides: Sequence[str] = ()) -> EvalConfig:
+    """Read and validate an evaluation configuration file (TOML), with ``KEY=VALUE`` overrides.
+
+    Args:
+        path: The TOML file.
+        overrides: Settings replacing the file's, e.g. ``"fallback=domain"``, ``"k=2"``,
+            ``"team.max_turns=2"`` (a dotted key reaches into a table). The value is read as a TOML
+            value, or taken as a string when it is not one (``domain`` is ``"domain"``).
 
     Raises:
-        ConfigurationError: The file is missing, not TOML, or a field is invalid.
+        ConfigurationError: The file is missing, not TOML, an override is malformed, or a field is invalid.
     """
     data, file = read_toml(path, what="evaluation configuration", examples="configs/eval-*.toml")
-    return parse_eval_config(data, source=file)
+    return parse_eval_config(apply_overrides(data, overrides), source=file)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """``data`` with each ``KEY=VALUE`` of ``overrides`` set (see :func:`load_eval_config`); ``data`` is unchanged.
+
+    Example:
+        >>> apply_overrides({"k": 3, "team": {"max_turns": 3}}, ["k=2", "team.max_turns=1", "fallback=domain"])
+        {'k': 2, 'team': {'max_turns': 1}, 'fallback': 'domain'}
+    """
+    out = copy.deepcopy(data)
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(p.strip() for p in parts):
+            raise ConfigurationError(f"override {override!r} is not KEY=VALUE; e.g. --set fallback=domain --set k=2")
+        try:
+            value = tomllib.loads(f"value = {raw.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        table = out
+        for part in parts[:-1]:
+            inner = table.setdefault(part.strip(), {})
+            if not isinstance(inner, dict):
+                raise ConfigurationError(f"override {override!r}: {part.strip()!r} is a value, not a table")
+            table = inner
+        table[parts[-1].strip()] = value
+    return out

@@ -102,6 +102,26 @@ _HEADER = [
 ]
 
 
+def _retrieval_table(rows: Sequence[ConditionSummary]) -> list[str]:
+    """The fallback levels of the memory of the cells that recorded them; no lines when none did."""
+    shown = [(r, r.retrieval) for r in rows if r.retrieval is not None]
+    if not shown:
+        return []
+    levels = list(dict.fromkeys(level for _, m in shown for level in m.shares))
+    table = [
+        [
+            r.agent,
+            r.condition,
+            f"{m.retrieved_per_item:.2f}",
+            *(f"{100 * m.shares.get(level, 0.0):.1f}" for level in levels),
+            f"{m.items_with_domain}/{m.n}",
+        ]
+        for r, m in shown
+    ]
+    header = ["agent", "condition", "retrieved/item", *(f"{level} %" for level in levels), "items with domain"]
+    return ["", "Retrieved memory by fallback level:", "", *_table(header, table)]
+
+
 def _transfer_table(cells: Sequence[TransferCell], s: RunSummary, dataset: str) -> list[str]:
     consumers = [a for a in s.agents if any(c.consumer == a for c in cells)]
     sources = list(dict.fromkeys(c.source for c in cells))
@@ -130,6 +150,8 @@ def render_markdown(s: RunSummary) -> str:
 
     Accuracy and deltas are in percent / percentage points; every interval is a 95% (or the
     summary's ``confidence``) percentile bootstrap interval, and every table states its sample sizes.
+    Below a data set's (or the pooled) table, a small table says where the memory of its cells came
+    from (constraints per prompt, percent of each fallback level), when any of them recorded it.
     """
     level = f"{100 * s.confidence:g}%"
     comparisons = sum(r.mcnemar is not None for r in s.rows)
@@ -148,10 +170,16 @@ def render_markdown(s: RunSummary) -> str:
         + (f"; the {pooled} pooled comparison(s) are a family of their own." if pooled else "."),
         "- Tokens: all model calls of an item (classifier and solver); latency: wall-clock per item.",
     ]
+    if any(r.retrieval is not None for r in [*s.rows, *s.pooled]):
+        lines.append(
+            "- Retrieved memory: constraints per prompt, the percent found at each fallback level (`exact`: the "
+            "task's subcategory, `category`, the whole `domain`) and the items with a domain-level constraint, "
+            "over the finished items whose levels were recorded (the denominator of `items with domain`)."
+        )
     header = [h.format(baseline=s.baseline) for h in _HEADER]
     for dataset in s.datasets:
         rows = [r for r in s.rows if r.dataset == dataset]
-        lines += ["", f"## {dataset}", "", *_table(header, _condition_rows(rows))]
+        lines += ["", f"## {dataset}", "", *_table(header, _condition_rows(rows)), *_retrieval_table(rows)]
     if s.pooled:
         lines += [
             "",
@@ -160,6 +188,7 @@ def render_markdown(s: RunSummary) -> str:
             f"Each agent and condition over the items of {', '.join(s.datasets)} together; pairs are (data set, task).",
             "",
             *_table(header, _condition_rows(s.pooled)),
+            *_retrieval_table(s.pooled),
         ]
     for dataset in s.datasets:
         cells = [c for c in s.transfer if c.dataset == dataset]

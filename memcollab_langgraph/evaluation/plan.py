@@ -238,6 +238,7 @@ def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> dict[
         "max_turns": config.turns,
         "retrieval": config.retrieval,
         "k": config.k,
+        "fallback": config.fallback,
         "self_contrast": [config.self_contrast_samples, config.self_contrast_temperature],
         "seed": config.seed,
         "train": train,

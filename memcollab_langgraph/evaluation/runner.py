@@ -153,11 +153,17 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, (ConnectionError, TimeoutError, httpx.TransportError))
 
 
+_SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"fallback": "domain"}
+"""What runs planned before a setting existed did: retrieval fell back to the whole domain."""
+
+
 def _check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
     previous = results.read_plan()
     if previous is None:
         return
     before = previous.metadata.get("fingerprint")
+    if isinstance(before, dict):
+        before = {**_SETTINGS_BEFORE_THEY_EXISTED, **before}
     now = plan.metadata["fingerprint"]
     if before == now:
         return
@@ -248,6 +254,7 @@ class _Context:
                 taxonomy=self.taxonomy,
                 bank_name=item.bank or "default",
                 k=condition.k,
+                fallback=self.config.fallback,
                 ranker=condition.ranker or "bm25",
                 max_turns=self.config.turns,
                 verify=True,

@@ -16,10 +16,14 @@ How the numbers are made:
 * With more than one data set, every (agent, condition) is also summarized over all data sets
   pooled (:data:`POOLED`): items are paired by (data set, task), so the paired tests stay exact, and
   Holm's adjustment of the pooled comparisons is a family of its own.
+* Where each cell's memory came from (:class:`RetrievalLevels`): constraints per prompt and the share
+  found at each fallback level (the task's subcategory, its category, the whole domain), over the
+  finished items whose result records the level of every constraint it retrieved.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,11 +41,36 @@ from memcollab_langgraph.evaluation.statistics import (
     mcnemar_exact,
     paired_difference,
 )
+from memcollab_langgraph.memory import FALLBACK_LEVELS
 
-__all__ = ["POOLED", "ConditionSummary", "RunSummary", "TransferCell", "summarize"]
+__all__ = ["POOLED", "ConditionSummary", "RetrievalLevels", "RunSummary", "TransferCell", "summarize"]
 
 POOLED = "all data sets"
 """The ``dataset`` of pooled rows (not a valid data set name, so it cannot clash with one)."""
+
+
+class RetrievalLevels(BaseModel):
+    """Where the constraints put into the prompts of one cell came from.
+
+    Category-conditioned retrieval falls back from the task's subcategory (``exact``) to its
+    ``category`` and then to the whole ``domain`` while too few constraints are found; constraints of
+    the domain level may be unrelated to the task. The numbers are over the cell's finished items
+    whose result records the level of every constraint it retrieved (``retrieved_levels`` as long as
+    ``retrieved_ids``): items that retrieved nothing count, with 0 constraints; results written before
+    levels were recorded do not.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int
+    """Items the numbers are over."""
+    retrieved_per_item: float
+    """Mean number of constraints put into an item's prompt."""
+    shares: dict[str, float]
+    """Fraction of the retrieved constraints found at each level: ``exact``, ``category`` and ``domain``
+    always (0 included), in that order, then any other level seen; the fractions add up to 1."""
+    items_with_domain: int
+    """Items whose prompt held at least one ``domain``-level constraint."""
 
 
 class ConditionSummary(BaseModel):
@@ -78,6 +107,9 @@ class ConditionSummary(BaseModel):
     prompt_tokens: Estimate | None = None
     completion_tokens: Estimate | None = None
     latency_s: Estimate | None = None
+    retrieval: RetrievalLevels | None = None
+    """Where the retrieved memory came from; ``None`` without memory (the baseline) and for results
+    written before retrieval levels were recorded."""
 
 
 class TransferCell(BaseModel):
@@ -165,6 +197,24 @@ def _ordered(seen: Iterable[str], preferred: Sequence[str]) -> list[str]:
     return first + [n for n in present if n not in chosen]
 
 
+def _retrieval(done: Sequence[ItemResult]) -> RetrievalLevels | None:
+    """The levels of the constraints retrieved by finished items, ``None`` when none was recorded."""
+    # Without ids there is nothing whose level is missing: such an item retrieved nothing, with or
+    # without levels recorded. An item with ids but no levels predates levels and is left out.
+    recorded = [i.retrieved_levels for i in done if len(i.retrieved_levels) == len(i.retrieved_ids)]
+    counts = Counter(level for levels in recorded for level in levels)
+    total = counts.total()
+    if not total:
+        return None
+    order = [*FALLBACK_LEVELS, *(level for level in counts if level not in FALLBACK_LEVELS)]
+    return RetrievalLevels(
+        n=len(recorded),
+        retrieved_per_item=total / len(recorded),
+        shares={level: counts[level] / total for level in order},
+        items_with_domain=sum("domain" in levels for levels in recorded),
+    )
+
+
 def _paired(cell: _Cell, base: _Cell, settings: _Settings) -> tuple[int, Estimate | None, McNemarResult | None]:
     mine, theirs = cell.verdicts(), base.verdicts()
     common = sorted(mine.keys() & theirs.keys())
@@ -210,6 +260,7 @@ def _summarize_cell(
         prompt_tokens=settings.mean([float(i.prompt_tokens) for i in done]),
         completion_tokens=settings.mean([float(i.completion_tokens) for i in done]),
         latency_s=settings.mean([i.latency_s for i in done]),
+        retrieval=_retrieval(done),
     )
 
 

@@ -11,12 +11,14 @@ any graph whose state has ``messages``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
 
 from memcollab_langgraph.errors import ConfigurationError
-from memcollab_langgraph.memory import MemoryBank, MemoryHit, RankerName
+from memcollab_langgraph.memory import DEFAULT_FALLBACK, FallbackLevel, MemoryBank, MemoryHit, RankerName
+from memcollab_langgraph.memory.retrieval import check_fallback
 from memcollab_langgraph.nodes import deterministic_classify, render_constraints
 from memcollab_langgraph.nodes.effects import NodeRunnable, Program, as_node, current_store, effect, perform
 from memcollab_langgraph.schema import Task
@@ -34,17 +36,27 @@ def _last_human_text(messages: list[AnyMessage]) -> str | None:
     return None
 
 
-def _program(
-    bank_name: str, taxonomy: Taxonomy, domain: str, k: int, ranker: RankerName, state: Mapping[str, Any]
-) -> Program[dict[str, Any]]:
+@dataclass(frozen=True)
+class _HookSettings:
+    bank_name: str
+    taxonomy: Taxonomy
+    domain: str
+    k: int
+    ranker: RankerName
+    fallback: FallbackLevel
+
+
+def _program(settings: _HookSettings, state: Mapping[str, Any]) -> Program[dict[str, Any]]:
     messages: list[AnyMessage] = list(state.get("messages") or [])
     question = _last_human_text(messages)
     hits: list[MemoryHit] = []
     if question is not None:
-        task = Task(id="conversation", domain=domain, question=question)
-        category, _ = deterministic_classify(task, taxonomy, use_task_label=False)
-        bank = MemoryBank(current_store("memory_hook"), name=bank_name, taxonomy=taxonomy, ranker=ranker)
-        hits = yield from perform(effect(bank.query, bank.aquery, category, question, k=k))
+        task = Task(id="conversation", domain=settings.domain, question=question)
+        category, _ = deterministic_classify(task, settings.taxonomy, use_task_label=False)
+        store = current_store("memory_hook")
+        bank = MemoryBank(store, name=settings.bank_name, taxonomy=settings.taxonomy, ranker=settings.ranker)
+        query = effect(bank.query, bank.aquery, category, question, k=settings.k, fallback=settings.fallback)
+        hits = yield from perform(query)
     prompt: list[BaseMessage] = list(messages)
     if hits:
         text = render_constraints([h.constraint for h in hits])
@@ -59,6 +71,7 @@ def create_memory_hook(
     taxonomy: Taxonomy | str = "default",
     k: int = 3,
     ranker: RankerName = "bm25",
+    fallback: FallbackLevel = DEFAULT_FALLBACK,
 ) -> NodeRunnable:
     """A pre-model hook giving an agent the shared memory's constraints for the current question.
 
@@ -68,6 +81,8 @@ def create_memory_hook(
         taxonomy: Category labels (a :class:`Taxonomy` or a built-in name).
         k: Constraints to show the model at most.
         ranker: How constraints are ranked within a category.
+        fallback: The coarsest level retrieval falls back to: ``"exact"``, ``"category"`` (default) or
+            ``"domain"``.
 
     Returns:
         A runnable returning ``{"llm_input_messages": [...], "memory_hits": [...]}``: the model sees a
@@ -75,7 +90,7 @@ def create_memory_hook(
         unchanged. (``memory_hits`` is kept only if the graph's state has such a key.)
 
     Raises:
-        ConfigurationError: ``domain`` is not in the taxonomy, or ``k`` is not positive.
+        ConfigurationError: ``domain`` is not in the taxonomy, ``k`` is not positive or ``fallback`` is not a level.
 
     Example:
         >>> from langgraph.prebuilt import create_react_agent
@@ -92,4 +107,5 @@ def create_memory_hook(
         raise ConfigurationError(f"domain {domain!r} is not in the taxonomy; choose one of {sorted(tax.domains)}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigurationError(f"k must be a positive int, got {k!r}")
-    return as_node("memory_hook", lambda state: _program(bank_name, tax, domain, k, ranker, state))
+    settings = _HookSettings(bank_name, tax, domain, k, ranker, check_fallback(fallback))
+    return as_node("memory_hook", lambda state: _program(settings, state))

@@ -11,7 +11,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy
 
 from memcollab_langgraph.errors import ConfigurationError
-from memcollab_langgraph.memory import RankerName
+from memcollab_langgraph.memory import DEFAULT_FALLBACK, FallbackLevel, RankerName
 from memcollab_langgraph.models import Agent, agents_by_name
 from memcollab_langgraph.nodes import (
     SolveState,
@@ -52,6 +52,7 @@ def create_solve_graph(
     taxonomy: Taxonomy | str = "default",
     bank_name: str = "default",
     k: int = 3,
+    fallback: FallbackLevel = DEFAULT_FALLBACK,
     model_aware: bool = False,
     include_candidates: bool = True,
     ranker: RankerName = "bm25",
@@ -65,7 +66,7 @@ def create_solve_graph(
 
     ``classify -> retrieve -> solve [-> verify -> record_outcome]``. The classifier picks the task's
     category (falling back to a deterministic classifier on unusable output); the retriever returns the
-    top ``k`` constraints of that category (parent category, then domain, when too few) from the
+    top ``k`` constraints of that category (its parent category when too few) from the
     bank ``bank_name`` in the graph's store; the solver renders them into its prompt and answers over
     up to ``max_turns`` reasoning turns. When the task carries ground truth the trajectory is
     verified and each retrieved constraint's utility for the solver's model is updated.
@@ -76,6 +77,8 @@ def create_solve_graph(
         taxonomy: Category labels (a :class:`Taxonomy` or a built-in name).
         bank_name: The memory bank read (and whose utility counters are updated).
         k: Constraints retrieved (the paper's retrieval budget p).
+        fallback: The coarsest level retrieval falls back to when the category has fewer than ``k``:
+            ``"exact"``, ``"category"`` (default) or ``"domain"`` (any category of the task's domain).
         model_aware: Only constraints whose provenance involves the solver's model family.
         include_candidates: ``False`` retrieves only ``validated`` constraints.
         ranker: ``"bm25"`` (the paper's lexical ranking), ``"embedding"`` or ``"auto"``.
@@ -113,6 +116,7 @@ def create_solve_graph(
         bank_name=bank_name,
         taxonomy=taxonomy,
         k=k,
+        fallback=fallback,
         model_aware=model_aware,
         agents=team,
         include_candidates=include_candidates,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from memcollab_langgraph.memory.bank import MemoryBank
 from memcollab_langgraph.memory.consolidate import promote
 from memcollab_langgraph.memory.models import (
+    DEFAULT_FALLBACK,
+    FALLBACK_LEVELS,
     AddAction,
     AddOutcome,
     BankStats,
@@ -24,6 +26,8 @@ from memcollab_langgraph.memory.models import (
 from memcollab_langgraph.memory.records import namespace_of, prefix_of, root_of
 
 __all__ = [
+    "DEFAULT_FALLBACK",
+    "FALLBACK_LEVELS",
     "AddAction",
     "AddOutcome",
     "BankStats",

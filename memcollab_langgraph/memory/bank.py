@@ -13,7 +13,14 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import jsonl
 from memcollab_langgraph.memory.consolidate import WorkingSet, archive, plan_writes
 from memcollab_langgraph.memory.driver import Plan, arun, run, search_all
-from memcollab_langgraph.memory.models import AddOutcome, BankStats, MemoryHit, RankerName
+from memcollab_langgraph.memory.models import (
+    DEFAULT_FALLBACK,
+    AddOutcome,
+    BankStats,
+    FallbackLevel,
+    MemoryHit,
+    RankerName,
+)
 from memcollab_langgraph.memory.records import (
     ALL_STATUSES,
     check_bank_name,
@@ -165,11 +172,13 @@ class MemoryBank:
         families: Iterable[str] | None = None,
         include_candidates: bool = True,
         min_results: int | None = None,
+        fallback: FallbackLevel = DEFAULT_FALLBACK,
     ) -> list[MemoryHit]:
         """Category-conditioned retrieval with fallback, ranked by relevance to ``text``.
 
         Looks in ``category`` (and everything below it) first; while fewer than ``min_results``
-        constraints were found it falls back to the parent category, then to the domain. Hits of a finer
+        constraints were found it falls back to the parent category, and, with ``fallback="domain"``,
+        to the whole domain. Hits of a finer
         level always come before those of a coarser one; within a level they are ranked by BM25 (or the
         store's similarity with the embedding ranker) against ``text``, or by support and verified
         successes without text. Remaining ties break on the id, so results are deterministic.
@@ -183,10 +192,16 @@ class MemoryBank:
             families: Keep only constraints with one of these model families of origin.
             include_candidates: ``False`` drops ``candidate`` entries (only validated memory).
             min_results: Fall back to a coarser level while fewer were found; default ``k``.
+            fallback: The coarsest level to fall back to: ``"exact"`` (never), ``"category"`` (default: a
+                subcategory's parent category; see :data:`~memcollab_langgraph.memory.DEFAULT_FALLBACK`)
+                or ``"domain"`` (any category of the domain).
+
+        Raises:
+            ConfigurationError: A bad ``k``, ``min_results``, ``fallback`` or category.
         """
         return run(
             self.store,
-            self._query_plan(category, text, k, statuses, models, families, include_candidates, min_results),
+            self._query_plan(category, text, k, statuses, models, families, include_candidates, min_results, fallback),
         )
 
     async def aquery(
@@ -200,9 +215,12 @@ class MemoryBank:
         families: Iterable[str] | None = None,
         include_candidates: bool = True,
         min_results: int | None = None,
+        fallback: FallbackLevel = DEFAULT_FALLBACK,
     ) -> list[MemoryHit]:
         """Async :meth:`query`."""
-        plan = self._query_plan(category, text, k, statuses, models, families, include_candidates, min_results)
+        plan = self._query_plan(
+            category, text, k, statuses, models, families, include_candidates, min_results, fallback
+        )
         return await arun(self.store, plan)
 
     def get(self, constraint_id: str) -> Constraint | None:
@@ -391,6 +409,7 @@ class MemoryBank:
         families: Iterable[str] | None,
         include_candidates: bool,
         min_results: int | None,
+        fallback: FallbackLevel,
     ) -> Plan[list[MemoryHit]]:
         chosen = select_statuses(statuses, include_candidates=include_candidates)
         return query_plan(
@@ -402,6 +421,7 @@ class MemoryBank:
             statuses=chosen,
             keep=origin_filter(models, families),
             min_results=min_results,
+            fallback=fallback,
         )
 
     def _list_plan(

@@ -2,8 +2,8 @@
 
 MemCollab keeps only constraints of the task's category and ranks them by relevance. Here the
 category filter is a namespace prefix search, so the fallback from a subcategory to its parent
-category and then to the domain is one more prefix search per level, made only while too few
-constraints were found.
+category (and, only when asked with ``fallback="domain"``, to the whole domain) is one more prefix
+search per level, made only while too few constraints were found.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from langgraph.store.base import SearchItem
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory.driver import Plan, search_all
-from memcollab_langgraph.memory.models import FallbackLevel, MemoryHit, RankerName, ScoreKind
+from memcollab_langgraph.memory.models import FALLBACK_LEVELS, FallbackLevel, MemoryHit, RankerName, ScoreKind
 from memcollab_langgraph.memory.ranking import bm25_scores, value_key
 from memcollab_langgraph.memory.records import constraint_of, prefix_of, status_filter
 from memcollab_langgraph.schema import CategoryPath, Constraint, ConstraintStatus
 
-__all__ = ["ACTIVE", "list_plan", "origin_filter", "query_plan", "select_statuses"]
+__all__ = ["ACTIVE", "check_fallback", "list_plan", "origin_filter", "query_plan", "select_statuses"]
 
 ACTIVE: frozenset[ConstraintStatus] = frozenset({"candidate", "validated"})
 """Statuses returned unless asked otherwise."""
@@ -65,6 +65,17 @@ def _level_name(level: int, filter_path: CategoryPath) -> FallbackLevel:
     return "category" if filter_path.depth == 2 else "domain"
 
 
+def check_fallback(fallback: object) -> FallbackLevel:
+    """``fallback`` if it names a level, else a :class:`ConfigurationError` naming the choices."""
+    for level in FALLBACK_LEVELS:
+        if fallback == level:
+            return level
+    raise ConfigurationError(
+        f"fallback must be one of {list(FALLBACK_LEVELS)} (the coarsest category level retrieval may fall back "
+        f"to), got {fallback!r}"
+    )
+
+
 def _check_counts(k: int, min_results: int | None) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigurationError(f"k must be a positive int, got {k!r}")
@@ -84,16 +95,20 @@ def query_plan(
     statuses: frozenset[ConstraintStatus],
     keep: Keep,
     min_results: int | None,
+    fallback: FallbackLevel,
 ) -> Plan[list[MemoryHit]]:
-    """Retrieve up to ``k`` hits for ``path``, falling back level by level while fewer than
-    ``min_results`` (default ``k``) were found; see :meth:`MemoryBank.query`."""
+    """Retrieve up to ``k`` hits for ``path``, falling back level by level, down to ``fallback``, while
+    fewer than ``min_results`` (default ``k``) were found; see :meth:`MemoryBank.query`."""
     wanted = _check_counts(k, min_results)
+    coarsest = FALLBACK_LEVELS.index(check_fallback(fallback))
     where = status_filter(statuses)
     text = text.strip() if text and text.strip() else None
     use_store_scores = text is not None and ranker == "embedding"
     found: list[tuple[int, CategoryPath, SearchItem, Constraint]] = []
     seen: set[str] = set()
     for level, filter_path in enumerate(path.lineage()):
+        if FALLBACK_LEVELS.index(_level_name(level, filter_path)) > coarsest:
+            break
         [items] = yield from search_all(
             [prefix_of(bank, filter_path)], filter=where, query=text if use_store_scores else None
         )

@@ -17,9 +17,10 @@ from typing import Any, get_args
 from pydantic import BaseModel, ConfigDict
 
 from memcollab_langgraph.errors import ConfigurationError
-from memcollab_langgraph.memory import MemoryBank, MemoryHit, RankerName
+from memcollab_langgraph.memory import DEFAULT_FALLBACK, FallbackLevel, MemoryBank, MemoryHit, RankerName
 from memcollab_langgraph.memory.ranking import tokens
 from memcollab_langgraph.memory.records import check_bank_name
+from memcollab_langgraph.memory.retrieval import check_fallback
 from memcollab_langgraph.models import Agent, agents_by_name
 from memcollab_langgraph.nodes.effects import NodeRunnable, Program, as_node, current_store, effect, perform
 from memcollab_langgraph.nodes.inputs import read_category, read_task
@@ -113,6 +114,7 @@ class RetrieverSettings:
     taxonomy: Taxonomy | None = None
     k: int = 3
     min_results: int | None = None
+    fallback: FallbackLevel = DEFAULT_FALLBACK
     model_aware: bool = False
     include_candidates: bool = True
     ranker: RankerName = "bm25"
@@ -124,6 +126,7 @@ class RetrieverSettings:
             raise ConfigurationError(f"ranker must be one of {list(get_args(RankerName))}, got {self.ranker!r}")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ConfigurationError(f"k must be a positive int (constraints per prompt), got {self.k!r}")
+        check_fallback(self.fallback)
         if not 0.0 < self.conflict_min_overlap <= 1.0:
             raise ConfigurationError(f"conflict_min_overlap must be in (0, 1], got {self.conflict_min_overlap!r}")
 
@@ -158,6 +161,7 @@ def _program(
             families=wanted_families,
             include_candidates=settings.include_candidates,
             min_results=settings.min_results,
+            fallback=settings.fallback,
         )
     )
     conflicts = find_conflicts([h.constraint for h in hits], min_overlap=settings.conflict_min_overlap)
@@ -170,6 +174,7 @@ def create_retriever_node(
     taxonomy: Taxonomy | str | None = None,
     k: int = 3,
     min_results: int | None = None,
+    fallback: FallbackLevel = DEFAULT_FALLBACK,
     model_aware: bool = False,
     agents: Sequence[Agent] = (),
     include_candidates: bool = True,
@@ -189,6 +194,8 @@ def create_retriever_node(
         taxonomy: Validate categories against this taxonomy (a name or a :class:`Taxonomy`).
         k: Constraints to return at most (the paper's top p, 3).
         min_results: Fall back to a coarser category while fewer were found; default ``k``.
+        fallback: The coarsest level to fall back to: ``"exact"``, ``"category"`` (default) or ``"domain"``
+            (see :meth:`~memcollab_langgraph.memory.MemoryBank.query`).
         model_aware: Keep only constraints whose provenance involves the consumer agent's model family.
         agents: The agents, to look up the consumer's family by name (needed with ``model_aware``).
         include_candidates: ``False`` returns only ``validated`` constraints.
@@ -221,6 +228,7 @@ def create_retriever_node(
         taxonomy=tax,
         k=k,
         min_results=min_results,
+        fallback=fallback,
         model_aware=model_aware,
         include_candidates=include_candidates,
         ranker=ranker,
