@@ -119,8 +119,8 @@ class LocalConfig(_Strict):
     port: int | None = Field(default=None, gt=0, lt=65536)
     prompt_cache_mib: int = Field(default=0, ge=0)
     """Prompt cache per model in MiB (``0``, the default: off): recent requests' states are kept, so a
-    request sharing a long prefix with one of them skips re-evaluating it. Each state also holds a
-    logits copy of 100-300 MB that the budget does not count (see ``DEFAULT_PROMPT_CACHE_MIB``)."""
+    request sharing a long prefix with one of them skips re-evaluating it. The budget bounds everything
+    the cache keeps; the server needs about 0.2 GB more while storing states (see ``DEFAULT_PROMPT_CACHE_MIB``)."""
 
 
 class MemoryConfig(_Strict):

@@ -1,4 +1,5 @@
-"""Model specs, the llama.cpp config file, the server's environment, chat models, state files (no server)."""
+"""Model specs, the llama.cpp config file, the server's environment, chat models, state files, the bounded prompt
+cache (no server)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from langchain_core.messages import HumanMessage
+from llama_cpp.llama import LlamaState
 
 from memcollab_langgraph.errors import ConfigurationError
-from memcollab_langgraph.local import ModelSpec, config, normalize_models, server_config
+from memcollab_langgraph.local import ModelSpec, config, normalize_models, prompt_cache, server_config
 from memcollab_langgraph.local.chat import chat_model
 from memcollab_langgraph.local.config import validate_port
 from memcollab_langgraph.local.detached import ServerState, read_state, serve_detached
+from memcollab_langgraph.local.prompt_cache import BoundedRAMCache, state_nbytes
 from memcollab_langgraph.local.server import LocalServer, child_env, server_command
 
 
@@ -97,6 +101,7 @@ def test_server_config_shape() -> None:
                 "n_ctx": 1024,
                 "n_threads": 2,
                 "n_threads_batch": 2,
+                "logits_all": False,
                 "verbose": True,
                 "cache": True,
                 "cache_type": "ram",
@@ -108,6 +113,7 @@ def test_server_config_shape() -> None:
                 "n_ctx": 4096,
                 "n_threads": 1,
                 "n_threads_batch": 1,
+                "logits_all": False,
                 "verbose": True,
                 "cache": False,  # the spec's settings win
                 "cache_type": "ram",
@@ -138,7 +144,7 @@ def test_server_config_is_accepted_by_llama_cpp() -> None:
         "s = ConfigFileSettings.model_validate_json(sys.stdin.read())\n"
         "m = s.models[0]\n"
         "print(json.dumps([s.host, s.port, s.interrupt_requests, m.model_alias, m.n_ctx, m.n_threads,"
-        " m.n_threads_batch, m.n_batch, m.chat_format, m.cache, m.cache_type, m.cache_size]))\n"
+        " m.n_threads_batch, m.n_batch, m.chat_format, m.cache, m.cache_type, m.cache_size, m.logits_all]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
@@ -148,7 +154,21 @@ def test_server_config_is_accepted_by_llama_cpp() -> None:
         timeout=120,
         check=True,
     )
-    assert json.loads(done.stdout) == ["127.0.0.1", 9000, False, "a", 2048, 2, 2, 256, None, True, "ram", 128 * 2**20]
+    assert json.loads(done.stdout) == [
+        "127.0.0.1",
+        9000,
+        False,
+        "a",
+        2048,
+        2,
+        2,
+        256,
+        None,
+        True,
+        "ram",
+        128 * 2**20,
+        False,  # llama_cpp.server's own default is True: every prompt token's logits kept
+    ]
 
 
 @pytest.mark.parametrize("port", [0, 65536, -1, True, "80", 1.5])
@@ -172,14 +192,35 @@ def test_server_env_drops_variables_that_override_the_config(monkeypatch: pytest
     assert child_env()["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice wins
 
 
-def test_server_command_runs_the_llama_cpp_server_module() -> None:
-    assert server_command(Path("/r/c.json")) == [
+def test_server_command_runs_the_llama_cpp_server_module_with_the_bounded_cache() -> None:
+    command = server_command(Path("/r/c.json"))
+    assert command == [
         sys.executable,
-        "-m",
+        "-P",
+        str(Path(prompt_cache.__file__)),
         "llama_cpp.server",
         "--config_file",
         "/r/c.json",
     ]
+    # Detached servers are recognised by these two arguments in /proc/<pid>/cmdline.
+    assert "llama_cpp.server" in command
+    assert "/r/c.json" in command
+
+
+def test_the_launcher_script_does_not_import_this_package() -> None:
+    # The server process should not pay seconds and 100+ MB for langchain, langgraph, chromadb...
+    code = (
+        "import runpy, sys\n"
+        f"runpy.run_path({str(Path(prompt_cache.__file__))!r}, run_name='not_main')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('memcollab_langgraph', 'langchain', 'chromadb'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_spec_can_ask_for_logits_of_every_token() -> None:
+    spec = ModelSpec(alias="a", model="a", settings={"logits_all": True})
+    assert server_config([(spec, Path("/m/a.gguf"))], port=9000)["models"][0]["logits_all"] is True
 
 
 def test_constructor_does_no_io(tmp_path: Path) -> None:
@@ -333,5 +374,180 @@ def test_detached_names_are_checked(tmp_path: Path, name: str) -> None:
 
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(config, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+# --- the bounded prompt cache (fake states: no model needed) ----------------------------------------
+
+N_VOCAB = 1000
+
+
+def _llama_state(tokens: tuple[int, ...], *, kv_bytes: int = 10_000, n_ctx: int = 256) -> LlamaState:
+    """A state as ``Llama.save_state`` builds it with ``logits_all=False``: n_batch (here 64) logit rows."""
+    input_ids = np.zeros(n_ctx, dtype=np.intc)
+    input_ids[: len(tokens)] = tokens
+    scores = np.ones((min(len(tokens), 64), N_VOCAB), dtype=np.single)
+    return LlamaState(input_ids, scores, len(tokens), bytes(kv_bytes), kv_bytes, 42)
+
+
+def _key_bytes(tokens: tuple[int, ...]) -> int:
+    return sys.getsizeof(tokens) + sum(sys.getsizeof(t) for t in tokens if not -5 <= t <= 256)
+
+
+def test_a_stored_state_keeps_no_logit_rows_and_still_restores() -> None:
+    cache = BoundedRAMCache(2**20)
+    tokens = tuple(range(1000, 1040))
+    saved = _llama_state(tokens)
+    cache[tokens] = saved
+    kept = cache[tokens]
+    assert kept.scores.shape == (1, 1)
+    assert kept.scores.dtype == np.single
+    assert not kept.scores.any()
+    assert (kept.input_ids == saved.input_ids).all()
+    assert (kept.n_tokens, kept.llama_state, kept.seed) == (40, saved.llama_state, 42)
+    # What Llama.load_state does with it: the 1x1 array broadcasts into the model's logits buffer.
+    model_scores = np.ones((64, N_VOCAB), dtype=np.single)
+    model_scores[: kept.n_tokens, :] = kept.scores.copy()
+    assert not model_scores[:40].any()
+
+
+def test_logits_are_kept_for_models_that_compute_them_for_every_token() -> None:
+    cache = BoundedRAMCache(2**20, keep_scores=True)
+    tokens = tuple(range(1000, 1040))
+    cache[tokens] = _llama_state(tokens)
+    assert cache[tokens].scores.shape == (40, N_VOCAB)
+
+
+@pytest.mark.parametrize("keep_scores", [False, True])
+def test_the_size_counts_kv_state_token_ids_logits_and_keys(keep_scores: bool) -> None:
+    cache = BoundedRAMCache(2**20, keep_scores=keep_scores)
+    a, b = tuple(range(1000, 1040)), (1, 2, 3)
+    cache[a] = _llama_state(a, kv_bytes=5_000)
+    cache[b] = _llama_state(b, kv_bytes=7_000)
+    scores = (40 + 3) * N_VOCAB * 4 if keep_scores else 2 * 4
+    expected = 5_000 + 7_000 + 2 * 256 * 4 + scores + _key_bytes(a) + _key_bytes(b)
+    assert cache.cache_size == expected
+    assert sum(state_nbytes(state) for state in cache.cache_state.values()) + _key_bytes(a) + _key_bytes(b) == expected
+    cache[b] = _llama_state(b, kv_bytes=7_000)  # stored again: replaced, not counted twice
+    assert cache.cache_size == expected
+
+
+def test_logits_kept_count_against_the_budget() -> None:
+    # The stock LlamaRAMCache counts only llama_state_size and would keep this 160 kB of logits.
+    cache = BoundedRAMCache(100_000, keep_scores=True)
+    tokens = tuple(range(1000, 1040))
+    cache[tokens] = _llama_state(tokens, kv_bytes=1_000)
+    assert tokens not in cache
+    assert cache.cache_size == 0
+
+
+def test_eviction_keeps_the_total_under_the_budget() -> None:
+    capacity = 60_000
+    cache = BoundedRAMCache(capacity)
+    keys = [tuple(range(1000 * i, 1000 * i + 30)) for i in range(1, 21)]
+    for tokens in keys:
+        cache[tokens] = _llama_state(tokens, kv_bytes=9_000)
+        assert cache.cache_size <= capacity
+    kept = list(cache.cache_state)
+    assert 2 <= len(kept) < len(keys)
+    assert kept == keys[-len(kept) :]  # the most recent ones, in order
+    assert cache.cache_size == sum(state_nbytes(cache.cache_state[k]) + _key_bytes(k) for k in kept)
+
+
+def test_the_least_recently_used_state_goes_first() -> None:
+    keys = [tuple(range(1000 * i, 1000 * i + 30)) for i in range(1, 5)]
+    one = 9_000 + 256 * 4 + 4 + _key_bytes(keys[0])  # KV state, token ids, 1x1 logits, key
+    cache = BoundedRAMCache(3 * one)
+    for tokens in keys[:3]:
+        cache[tokens] = _llama_state(tokens, kv_bytes=9_000)
+    _ = cache[keys[0]]  # a lookup makes it the most recently used
+    cache[keys[3]] = _llama_state(keys[3], kv_bytes=9_000)
+    assert list(cache.cache_state) == [keys[2], keys[0], keys[3]]
+
+
+def test_a_state_larger_than_the_budget_is_not_kept_and_evicts_nothing() -> None:
+    cache = BoundedRAMCache(50_000)
+    small = (1, 2, 3)
+    cache[small] = _llama_state(small, kv_bytes=1_000)
+    big = (1, 2, 3, 4)
+    cache[big] = _llama_state(big, kv_bytes=60_000)
+    assert list(cache.cache_state) == [small]
+    assert 0 < cache.cache_size <= 50_000
+
+
+def test_lookup_returns_the_state_with_the_longest_common_prefix() -> None:
+    cache = BoundedRAMCache(2**20)
+    system = tuple(range(1000, 1100))
+    cache[(*system, 7, 8, 9)] = _llama_state((*system, 7, 8, 9), kv_bytes=1)
+    cache[system[:50]] = _llama_state(system[:50], kv_bytes=2)
+    cache[(5, 6)] = _llama_state((5, 6), kv_bytes=3)
+    assert cache[(*system, 1, 2)].llama_state == bytes(1)
+    assert cache[(*system[:60], 3)].llama_state == bytes(1)
+    assert cache[(5, 6, 7)].llama_state == bytes(3)
+    assert (*system, 4) in cache
+    assert (9, 9) not in cache
+    with pytest.raises(KeyError):
+        _ = cache[(9, 9)]
+
+
+@pytest.mark.parametrize("capacity", [-1, 1.5, True])
+def test_the_budget_is_checked(capacity: object) -> None:
+    with pytest.raises(ConfigurationError, match="capacity_bytes must be an int >= 0"):
+        BoundedRAMCache(capacity)  # type: ignore[arg-type]
+
+
+@dataclass
+class _FakeLlama:
+    cache: object = None
+    scores: np.ndarray = field(default_factory=lambda: np.ndarray((64, N_VOCAB), dtype=np.single))
+
+    def set_cache(self, cache: object) -> None:
+        self.cache = cache
+
+    def n_vocab(self) -> int:
+        return N_VOCAB
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"cache": True, "cache_size": 12345, "logits_all": False}, (12345, False)),
+        ({"cache": True, "cache_size": 12345, "logits_all": True}, (12345, True)),
+        ({"cache": True, "logits_all": False, "draft_model": "prompt-lookup-decoding"}, (2 << 30, True)),
+        ({"cache": True, "cache_type": "disk"}, None),
+        ({"cache": False}, None),
+    ],
+)
+def test_install_gives_ram_cached_models_the_bounded_cache(
+    settings: dict[str, object], expected: tuple[int, bool] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llama_cpp.server.model import LlamaProxy
+    from llama_cpp.server.settings import ModelSettings
+
+    monkeypatch.setattr(LlamaProxy, "load_llama_from_model_settings", staticmethod(lambda settings: _FakeLlama()))
+    prompt_cache.install()
+    prompt_cache.install()  # idempotent: wraps once
+    llama = LlamaProxy.load_llama_from_model_settings(ModelSettings(model="/m/a.gguf", verbose=False, **settings))
+    assert isinstance(llama, _FakeLlama)
+    if expected is None:
+        assert llama.cache is None
+        assert llama.scores.shape == (64, N_VOCAB)
+    else:
+        assert isinstance(llama.cache, BoundedRAMCache)
+        assert (llama.cache.capacity_bytes, llama.cache.keep_scores) == expected
+        # Without logits kept, save_state and load_state need one row of the model's buffer, not n_batch.
+        assert llama.scores.shape == ((64, N_VOCAB) if llama.cache.keep_scores else (1, N_VOCAB))
+
+
+def test_the_launcher_needs_a_module_to_run(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        prompt_cache.main(["--config_file", "x.json"])
+    assert exited.value.code == 2
+    assert "usage: python -P prompt_cache.py llama_cpp.server" in capsys.readouterr().err
+
+
+def test_prompt_cache_docstring_examples_run() -> None:
+    result = doctest.testmod(prompt_cache, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0

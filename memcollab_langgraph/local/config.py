@@ -40,16 +40,17 @@ DEFAULT_N_THREADS = 2
 """CPU threads for generation and prompt processing."""
 
 DEFAULT_PROMPT_CACHE_MIB = 0
-"""Prompt cache per model, in MiB of llama.cpp state; ``0`` (the default) turns it off.
+"""Prompt cache per model, in MiB; ``0`` (the default) turns it off.
 
-llama.cpp reuses the evaluated prefix of the previous request only; llama-cpp-python's RAM cache keeps
-the states of recent requests, so a request that shares a long prefix with any of them (the
-classifier's taxonomy, the distiller's rules) skips evaluating it again (``benchmarks/prompt_cache_bench.py``:
-0.6-0.7x the prompt tokens evaluated, identical replies). It is off by default because llama-cpp-python
-(0.3.x) stores a copy of the logits buffer with every state, ``n_batch`` x vocabulary x 4 bytes (300 MB
-for Qwen2.5, 100 MB for SmolLM2), that the budget does not count: a 512 MiB budget of short states grew
-a Qwen server past 23 GB and the kernel killed it. Turn it on only with a small budget and memory to
-spare."""
+llama.cpp reuses the evaluated prefix of the previous request only; with the cache the server keeps the
+states of recent requests, so a request that shares a long prefix with any of them (the classifier's
+taxonomy, the distiller's rules) skips evaluating it again. The cache is
+:class:`~memcollab_langgraph.local.prompt_cache.BoundedRAMCache`, whose budget bounds every byte it keeps
+(llama-cpp-python's own cache kept an uncounted logits copy with each state and grew a Qwen server past
+23 GB). Measured on Qwen2.5-Coder-0.5B (``benchmarks/prompt_cache_bench.py``, ``docs/benchmarks.md``):
+0.42x the prompt tokens evaluated and 0.6x the time at 64 or 256 MiB, for 260 MiB more peak memory
+than without the cache. Replies can change where a reused prefix was computed with other tokens, as
+they already do with the order of requests."""
 
 # Fields set from ModelSpec attributes; passing them in ``settings`` would be ambiguous.
 _RESERVED_SETTINGS = frozenset({"model", "model_alias", "n_ctx", "n_threads", "chat_format"})
@@ -188,6 +189,9 @@ def server_config(
         prompt_cache_mib: Prompt cache per model (:data:`DEFAULT_PROMPT_CACHE_MIB`); ``0`` turns it off.
             A spec's ``settings`` (``cache``, ``cache_size``...) take precedence.
 
+    Models are created with ``logits_all=False`` (llama_cpp.server's default is ``True``): requests cannot
+    ask for ``logprobs`` unless a spec's ``settings`` set ``{"logits_all": True}``.
+
     Returns:
         A JSON-serialisable dict.
 
@@ -210,7 +214,16 @@ def server_config(
     entries: list[dict[str, Any]] = []
     for spec, path in models:
         threads = spec.n_threads if spec.n_threads is not None else n_threads
-        entry: dict[str, Any] = {"n_threads_batch": threads, "verbose": True, **cache, **spec.settings}
+        # logits_all=False: llama_cpp.server defaults to True, which keeps the logits of every prompt token
+        # (n_ctx x vocabulary x 4 bytes, 2.5 GB for Qwen2.5 at n_ctx 4096) and computes the output layer for
+        # each of them; only logprobs need them, and the prompt cache would copy them into every state.
+        entry: dict[str, Any] = {
+            "n_threads_batch": threads,
+            "logits_all": False,
+            "verbose": True,
+            **cache,
+            **spec.settings,
+        }
         entry.update(
             model=str(path),
             model_alias=spec.alias,

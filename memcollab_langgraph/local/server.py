@@ -1,4 +1,4 @@
-"""Start and stop a local llama.cpp OpenAI-compatible server (``python -m llama_cpp.server``).
+"""Start and stop a local llama.cpp OpenAI-compatible server (``llama_cpp.server``, bounded prompt cache).
 
 :class:`LocalServer` owns one server process that serves one or more GGUF files under aliases on
 ``127.0.0.1``. The process never outlives its owner:
@@ -76,6 +76,8 @@ DEFAULT_STOP_TIMEOUT = 10.0
 """Seconds between SIGTERM and SIGKILL when stopping a server."""
 
 _LOCAL_EXTRA_HINT = "pip install 'memcollab-langgraph[local]'"
+# Run as a script rather than with -m: importing this package would cost the server seconds and 100+ MB.
+_LAUNCHER = Path(__file__).with_name("prompt_cache.py")
 # llama_cpp.server's __main__ lets these environment variables override the config file.
 _OVERRIDING_ENV = ("HOST", "PORT", "CONFIG_FILE")
 _PR_SET_PDEATHSIG = 1
@@ -115,13 +117,18 @@ def default_run_dir() -> Path:
 
 
 def server_command(config_path: str | os.PathLike[str], python: str | None = None) -> list[str]:
-    """The command line that starts ``llama_cpp.server`` with a config file.
+    """The command line that starts ``llama_cpp.server`` with a config file and a bounded prompt cache.
+
+    The server runs through the script :mod:`memcollab_langgraph.local.prompt_cache`, which installs its
+    :class:`~memcollab_langgraph.local.prompt_cache.BoundedRAMCache` first: llama-cpp-python's own RAM
+    cache ignores its budget. ``-P`` keeps the script's directory off ``sys.path``.
 
     Example:
-        >>> server_command("/run/x.json", python="python3")
-        ['python3', '-m', 'llama_cpp.server', '--config_file', '/run/x.json']
+        >>> command = server_command("/run/x.json", python="python3")
+        >>> command[:2], Path(command[2]).name, command[3:]
+        (['python3', '-P'], 'prompt_cache.py', ['llama_cpp.server', '--config_file', '/run/x.json'])
     """
-    return [python or sys.executable, "-m", "llama_cpp.server", "--config_file", os.fspath(config_path)]
+    return [python or sys.executable, "-P", str(_LAUNCHER), "llama_cpp.server", "--config_file", os.fspath(config_path)]
 
 
 class LocalServer:
@@ -145,7 +152,8 @@ class LocalServer:
         run_dir: The runtime directory for the default log path; default :func:`default_run_dir`.
         startup_timeout: Seconds to wait for the server to answer.
         stop_timeout: Seconds between SIGTERM and SIGKILL in :meth:`stop`.
-        python: The interpreter that runs ``llama_cpp.server``; default the current one.
+        python: The interpreter that runs ``llama_cpp.server`` (Python 3.11+ with the ``local`` extra);
+            default the current one.
 
     Raises:
         ConfigurationError: Invalid aliases, port, sizes.
