@@ -5,6 +5,7 @@ from __future__ import annotations
 from memcollab_langgraph.errors import (
     ConfigurationError,
     MemCollabError,
+    ModelServerDown,
     StoreError,
     UnexpectedModelOutputError,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "MemoryBank",
     "MemoryHit",
     "ModelCall",
+    "ModelServerDown",
     "Provenance",
     "SolveState",
     "StoreError",

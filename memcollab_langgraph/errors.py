@@ -5,6 +5,7 @@ The tree is deliberately small::
     MemCollabError                      base of everything raised on purpose by this library
     ├── ConfigurationError (ValueError) misuse: a bad argument, namespace, filter, taxonomy, config
     ├── StoreError                      the storage backend failed; the backend's exception is chained
+    ├── ModelServerDown                 calls to a model server kept failing; the last error is chained
     └── UnexpectedModelOutputError      a model's reply could not be used; keeps the raw text
 
 Messages name the offending value and say how to fix it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "MemCollabError",
+    "ModelServerDown",
     "StoreError",
     "UnexpectedModelOutputError",
 ]
@@ -30,6 +32,12 @@ class ConfigurationError(MemCollabError, ValueError):
 
 class StoreError(MemCollabError):
     """The storage backend failed. The backend's exception is available as ``__cause__``."""
+
+
+class ModelServerDown(MemCollabError):
+    """A model server stopped answering: calls kept failing with connection or server errors after their
+    retries (an evaluation stops on it instead of failing every remaining item). The last error is
+    available as ``__cause__``."""
 
 
 class UnexpectedModelOutputError(MemCollabError):

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from memcollab_langgraph.errors import ModelServerDown
 from memcollab_langgraph.evaluation.cache import CacheStats, SqliteLLMCache
 from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
 from memcollab_langgraph.evaluation.conditions import (
@@ -59,7 +60,6 @@ from memcollab_langgraph.evaluation.results import (
 )
 from memcollab_langgraph.evaluation.runner import (
     RECORDED_ERRORS,
-    ModelServerDown,
     arun_evaluation,
     is_transient,
     run_evaluation,

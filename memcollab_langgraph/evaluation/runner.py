@@ -32,7 +32,7 @@ error, an unusable model reply after the graph's own repair, the recursion limit
 exception is a bug or a misconfiguration and stops the run. So does a model server that stopped
 answering: after ``max_consecutive_failures`` items in a row failed with a connection or server
 error (each after its node's retries), the run stops with
-:class:`~memcollab_langgraph.evaluation.ModelServerDown` instead of marking every remaining item
+:class:`~memcollab_langgraph.errors.ModelServerDown` instead of marking every remaining item
 failed in seconds. Items are solved data set by data set,
 consumer by consumer, and for each task under every condition in turn: one model serves a stretch of
 items (a local llama.cpp server loads one model at a time) and a partial run already has paired
@@ -85,7 +85,13 @@ from langgraph.store.base import BaseStore
 from langgraph.types import RetryPolicy
 from tqdm.auto import tqdm
 
-from memcollab_langgraph.errors import ConfigurationError, MemCollabError, StoreError, UnexpectedModelOutputError
+from memcollab_langgraph.errors import (
+    ConfigurationError,
+    MemCollabError,
+    ModelServerDown,
+    StoreError,
+    UnexpectedModelOutputError,
+)
 from memcollab_langgraph.evaluation.cache import SqliteLLMCache
 from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
 from memcollab_langgraph.evaluation.config import EvalConfig
@@ -111,7 +117,6 @@ __all__ = [
     "BANKS_FILE",
     "CHECKPOINTS_FILE",
     "RECORDED_ERRORS",
-    "ModelServerDown",
     "arun_evaluation",
     "is_transient",
     "run_evaluation",
@@ -134,10 +139,6 @@ RECORDED_ERRORS: tuple[type[BaseException], ...] = (
 errors of the model server or the network, a model reply the graph could not use, the recursion
 limit, a failing store. ``ConfigurationError`` and anything else stop the run: they are not about
 one item."""
-
-
-class ModelServerDown(MemCollabError):
-    """Too many items in a row failed with connection or server errors: the run stopped (run again to resume)."""
 
 
 def is_transient(error: BaseException) -> bool:
