@@ -29,7 +29,8 @@ def sqlite_checkpointer(path: str | Path) -> Iterator[SqliteSaver]:
     """A :class:`SqliteSaver` on the file ``path`` (created if missing), closed on exit.
 
     Like ``SqliteSaver.from_conn_string(path)`` (one connection shared by threads), with
-    :func:`~memcollab_langgraph.nodes.checkpoint_serde` as its serializer.
+    :func:`~memcollab_langgraph.nodes.checkpoint_serde` as its serializer. A graph whose state also holds
+    classes of your own needs them allowed too: ``saver.with_allowlist([(module, name), ...])``.
 
     Example:
         >>> import pathlib, tempfile
