@@ -178,10 +178,9 @@ class MemoryBank:
 
         Looks in ``category`` (and everything below it) first; while fewer than ``min_results``
         constraints were found it falls back to the parent category, and, with ``fallback="domain"``,
-        to the whole domain. Hits of a finer
-        level always come before those of a coarser one; within a level they are ranked by BM25 (or the
-        store's similarity with the embedding ranker) against ``text``, or by support and verified
-        successes without text. Remaining ties break on the id, so results are deterministic.
+        to the whole domain. Hits of a finer level always come before those of a coarser one; within a
+        level they are ranked by BM25 (or the store's similarity with the embedding ranker) against
+        ``text``, or by support and verified successes without text. Remaining ties break on the id, so results are deterministic.
 
         Args:
             category: Category path of the task, e.g. ``"math/algebra/quadratics"``.
