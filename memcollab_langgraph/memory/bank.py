@@ -180,7 +180,8 @@ class MemoryBank:
         constraints were found it falls back to the parent category, and, with ``fallback="domain"``,
         to the whole domain. Hits of a finer level always come before those of a coarser one; within a
         level they are ranked by BM25 (or the store's similarity with the embedding ranker) against
-        ``text``, or by support and verified successes without text. Remaining ties break on the id, so results are deterministic.
+        ``text``, or by support and verified successes without text. Remaining ties break on the id, so
+        results are deterministic.
 
         Args:
             category: Category path of the task, e.g. ``"math/algebra/quadratics"``.
