@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -10,17 +9,22 @@ from pathlib import Path
 __all__ = ["code_version"]
 
 
-@functools.cache
 def code_version() -> str:
     """``"<version>"``, or ``"<version>+g<commit>[.dirty]"`` when the package is imported from a git checkout.
 
     Results record it (an evaluation can be resumed after the code changed: each item says which code
-    produced it). ``.dirty`` means the checkout had uncommitted changes.
+    produced it). ``.dirty`` means the checkout had uncommitted changes. The commit is read when this
+    module is first imported, so a process that keeps running while the checkout moves on still reports
+    the code it loaded.
 
     Example:
         >>> code_version().startswith("0.")
         True
     """
+    return _AT_IMPORT
+
+
+def _describe() -> str:
     try:
         version = metadata.version("memcollab-langgraph")
     except metadata.PackageNotFoundError:  # pragma: no cover - imported from a source tree, not installed
@@ -39,3 +43,6 @@ def code_version() -> str:
 def _git(root: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True)
     return done.stdout.strip()
+
+
+_AT_IMPORT = _describe()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import doctest
 import json
 import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -374,6 +376,20 @@ def test_results_and_banks_record_the_code_that_produced_them(tmp_path: Path) ->
     assert {r.code_version for r in latest(run).values()} == {version}
     assert {b["code_version"] for b in json.loads((run / "banks.json").read_text()).values()} == {version}
     assert {tuple(r.retrieved_levels) for r in latest(run).values()} == {("exact",)}
+
+
+def test_the_code_version_is_the_one_read_at_import() -> None:
+    """A fresh interpreter whose git calls fail after the import still reports the commit it loaded."""
+    script = (
+        "import subprocess\n"
+        "from memcollab_langgraph import version\n"
+        "def gone(*args, **kwargs):\n"
+        "    raise OSError('the checkout moved on')\n"
+        "subprocess.run = gone\n"
+        "print(version.code_version())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert "+g" in out.stdout, out.stdout + out.stderr
 
 
 def test_resuming_a_build_restores_the_state_types_without_langgraph_warnings(
