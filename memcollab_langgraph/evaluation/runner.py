@@ -65,8 +65,6 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import json
-import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -87,7 +85,6 @@ from tqdm.auto import tqdm
 
 from memcollab_langgraph.errors import (
     ConfigurationError,
-    MemCollabError,
     ModelServerDown,
     StoreError,
     UnexpectedModelOutputError,
@@ -95,6 +92,14 @@ from memcollab_langgraph.errors import (
 from memcollab_langgraph.evaluation.cache import SqliteLLMCache
 from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
 from memcollab_langgraph.evaluation.config import EvalConfig
+from memcollab_langgraph.evaluation.ledger import (
+    BANKS_FILE,
+    Ledger,
+    abank_total,
+    bank_total,
+    check_intact,
+    completed_entry,
+)
 from memcollab_langgraph.evaluation.plan import BankPlan, EvaluationPlan, WorkItem, load_datasets, plan_evaluation
 from memcollab_langgraph.evaluation.report import write_report
 from memcollab_langgraph.evaluation.results import ItemResult, ResultsStore
@@ -106,7 +111,6 @@ from memcollab_langgraph.graphs import (
     run_tasks,
     sqlite_checkpointer,
 )
-from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes.effects import Program, adrive, drive, effect, perform
 from memcollab_langgraph.runtime import Runtime
@@ -122,7 +126,6 @@ __all__ = [
     "run_evaluation",
 ]
 
-BANKS_FILE = "banks.json"
 CHECKPOINTS_FILE = "checkpoints.sqlite"
 _LOCK_FILE = ".lock"
 
@@ -320,71 +323,10 @@ class _Context:
         )
 
 
-class _Ledger:
-    """``banks.json``: the banks whose build is complete, with their size when completed."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / BANKS_FILE
-
-    def read(self) -> dict[str, dict[str, Any]]:
-        try:
-            data: dict[str, dict[str, Any]] = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except ValueError as e:
-            raise StoreError(
-                f"{self.path}: not valid JSON ({e}); delete it, and the next run checks every bank's build again"
-            ) from e
-        return data
-
-    def record(self, bank: str, entry: dict[str, Any]) -> None:
-        data = {**self.read(), bank: entry}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-
-def _bank_total(store: BaseStore, taxonomy: Taxonomy, name: str) -> int:
-    return MemoryBank(store, name=name, taxonomy=taxonomy).stats().total
-
-
-async def _abank_total(store: BaseStore, taxonomy: Taxonomy, name: str) -> int:
-    return (await MemoryBank(store, name=name, taxonomy=taxonomy).astats()).total
-
-
-def _completed_entry(bank: BankPlan, failed: Mapping[str, str], total: int, tolerance: float) -> dict[str, Any]:
-    """The ledger entry of a finished build, or an error when too many of its tasks failed."""
-    attempted = len(bank.train.tasks) * len(bank.sources)
-    if attempted and len(failed) / attempted > tolerance:
-        shown = dict(list(failed.items())[:5])
-        raise MemCollabError(
-            f"bank {bank.name!r}: {len(failed)} of {attempted} training tasks failed to build (more than "
-            f"build_failure_tolerance={tolerance}), e.g. {shown}; fix the cause (is the model server up?) and "
-            "run again: finished tasks are kept and interrupted ones resume"
-        )
-    return {
-        "complete": True,
-        "constraints": total,
-        "tasks": attempted,
-        "failed": dict(failed),
-        "completed_at": datetime.now(UTC).isoformat(),
-        "code_version": code_version(),
-    }
-
-
-def _check_intact(bank: str, entry: Mapping[str, Any], total: int, ledger: _Ledger) -> None:
-    if total < int(entry.get("constraints", 0)):
-        raise StoreError(
-            f"bank {bank!r} had {entry['constraints']} constraints when its build completed ({ledger.path}) but "
-            f"the store now has {total}: this store does not keep the run's memory between runs (':memory:'?). "
-            "Open the runtime with EvalConfig.team_for_run() (the run's own store), or use a new run id"
-        )
-
-
 def _program(ctx: _Context, pending: Sequence[WorkItem], banks: Sequence[BankPlan]) -> Program[None]:
     """Data set by data set, build the banks its pending items need, then solve them: one logic for sync
     and async."""
-    ledger = _Ledger(ctx.results.directory)
+    ledger = Ledger(ctx.results.directory)
     for _, stage in itertools.groupby(pending, key=lambda item: item.key.dataset):
         items = list(stage)
         needed = {item.bank for item in items}
@@ -393,13 +335,13 @@ def _program(ctx: _Context, pending: Sequence[WorkItem], banks: Sequence[BankPla
         yield from perform(effect(_solve_items, _asolve_items, ctx, items))
 
 
-def _ensure_bank(ctx: _Context, ledger: _Ledger, bank: BankPlan) -> Program[None]:
+def _ensure_bank(ctx: _Context, ledger: Ledger, bank: BankPlan) -> Program[None]:
     """Build ``bank`` unless ``banks.json`` says it is complete (then check the store still holds it)."""
     entry = ledger.read().get(bank.name)
     total: int
     if entry is not None and entry.get("complete"):
-        total = yield from perform(effect(_bank_total, _abank_total, ctx.store, ctx.taxonomy, bank.name))
-        _check_intact(bank.name, entry, total, ledger)
+        total = yield from perform(effect(bank_total, abank_total, ctx.store, ctx.taxonomy, bank.name))
+        check_intact(bank.name, entry, total, ledger)
         return
     failed: dict[str, str] = {}
     for prefix, graph in ctx.build_graphs(bank):
@@ -415,8 +357,8 @@ def _ensure_bank(ctx: _Context, ledger: _Ledger, bank: BankPlan) -> Program[None
             )
         )
         failed.update({f"{prefix}:{task}": error for task, error in report.failed.items()})
-    total = yield from perform(effect(_bank_total, _abank_total, ctx.store, ctx.taxonomy, bank.name))
-    ledger.record(bank.name, _completed_entry(bank, failed, total, ctx.config.build_failure_tolerance))
+    total = yield from perform(effect(bank_total, abank_total, ctx.store, ctx.taxonomy, bank.name))
+    ledger.record(bank.name, completed_entry(bank, failed, total, ctx.config.build_failure_tolerance))
 
 
 def _progress_bar(ctx: _Context, items: Sequence[WorkItem]) -> tqdm[Any]:
