@@ -10,12 +10,14 @@ even a very small model returns schema-valid JSON.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from collections.abc import Mapping
+from typing import Any, Literal, Self
 
 from langchain_core.language_models import LanguageModelInput
 from langchain_openai import ChatOpenAI
 
-__all__ = ["OpenAICompatibleChat", "StructuredOutputMethod"]
+__all__ = ["OpenAICompatibleChat", "StructuredOutputMethod", "portable_llm_string"]
 
 StructuredOutputMethod = Literal["function_calling", "json_mode", "json_schema"]
 
@@ -42,6 +44,18 @@ class OpenAICompatibleChat(ChatOpenAI):
         stand_in = self.model_copy(update={"openai_api_base": self.endpoint_id, "endpoint_id": None})
         return stand_in._get_llm_string(stop=stop, **kwargs)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied whose cache key and trace record describe the copy.
+
+        LangChain memoizes a chat model's serialization (``_serialized``, a ``cached_property`` that
+        both the LLM-cache key and the callbacks read) in the instance ``__dict__``, which pydantic's
+        copy duplicates: a copy of a model that has already run would keep the original's serialization,
+        so its cache key would ignore the updated settings (a new ``seed``, the ``endpoint_id`` stand-in).
+        """
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("_serialized", None)
+        return copy
+
     def with_structured_output(
         self,
         schema: Any = None,
@@ -58,3 +72,29 @@ class OpenAICompatibleChat(ChatOpenAI):
         if "max_completion_tokens" in payload:
             payload["max_tokens"] = payload.pop("max_completion_tokens")
         return payload
+
+
+def portable_llm_string(llm_string: str) -> str | None:
+    """The cache key an ``llm_string`` that names both an ``endpoint_id`` and the server's URL should have had.
+
+    Before :meth:`OpenAICompatibleChat.model_copy` dropped the memoized serialization, a model that had
+    run once (every evaluation model) keyed its cached replies by the server's URL, port included, with
+    the ``endpoint_id`` beside it; such entries were never hit after a restart. This rewrites such a key
+    to the portable one (the ``endpoint_id`` in place of the URL); any other string gives ``None``.
+
+    Example:
+        >>> legacy = '{"kwargs": {"endpoint_id": "local-gguf:m.gguf:64", "openai_api_base": "http://127.0.0.1:41001/v1"}}---[]'
+        >>> portable_llm_string(legacy)
+        '{"kwargs": {"openai_api_base": "local-gguf:m.gguf:64"}}---[]'
+        >>> portable_llm_string('{"kwargs": {"openai_api_base": "local-gguf:m.gguf:64"}}---[]') is None
+        True
+    """
+    try:
+        serialized, end = json.JSONDecoder().raw_decode(llm_string)
+    except ValueError:
+        return None
+    kwargs = serialized.get("kwargs") if isinstance(serialized, dict) else None
+    if not isinstance(kwargs, dict) or not isinstance(kwargs.get("endpoint_id"), str):
+        return None
+    kwargs["openai_api_base"] = kwargs.pop("endpoint_id")
+    return json.dumps(serialized, sort_keys=True) + llm_string[end:]

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import doctest
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from langchain_core.globals import get_llm_cache, set_llm_cache
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import Generation
+from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
 from memcollab_langgraph.errors import StoreError
 from memcollab_langgraph.evaluation import cache as cache_module
 from memcollab_langgraph.evaluation.cache import SqliteLLMCache
+from memcollab_langgraph.local.chat import chat_model
+from memcollab_langgraph.openai_compat import portable_llm_string
 from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
 
 
@@ -182,3 +188,40 @@ def test_close_and_reopen(path: Path) -> None:
 
 def test_docstring_examples_run() -> None:
     assert doctest.testmod(cache_module).failed == 0
+
+
+def test_entries_keyed_by_a_local_servers_port_are_rekeyed_once_and_served(tmp_path: Path) -> None:
+    """Files written before the fix of OpenAICompatibleChat.model_copy keyed local models by the port."""
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(60))
+    endpoint = SimpleNamespace(base_url="http://127.0.0.1:41001/v1", aliases=("m",), model_paths={"m": gguf})
+    model = chat_model(endpoint, max_tokens=16)
+    legacy = ChatOpenAI._get_llm_string(model)  # what the memoized serialization produced: URL and endpoint_id
+    assert "127.0.0.1:41001" in legacy
+    assert '"endpoint_id": ' in legacy
+    assert portable_llm_string(legacy) == model._get_llm_string()
+
+    path = tmp_path / "old.sqlite"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(cache_module._SCHEMA)
+        rows = [("hello", legacy, "portable"), ("taken", legacy, "stale"), ("taken", model._get_llm_string(), "kept")]
+        for prompt, llm_string, text in rows:
+            value = cache_module._encode([Generation(text=text)])
+            conn.execute(
+                "INSERT INTO llm_cache (key, llm_string, prompt, value) VALUES (?, ?, ?, ?)",
+                (cache_module._key(prompt, llm_string), llm_string, prompt, value),
+            )
+        conn.execute("INSERT INTO llm_cache (key, llm_string, prompt, value) VALUES ('k', 'other', 'p', 'v')")
+        conn.commit()
+
+    cache = SqliteLLMCache(path)
+    assert cache.lookup("hello", model._get_llm_string()) == [Generation(text="portable")]
+    assert cache.lookup("taken", model._get_llm_string()) == [Generation(text="kept")]  # never overwritten
+    assert cache.lookup("hello", legacy) is None
+    assert len(cache) == 3  # the stale duplicate is gone, the unrelated entry stays
+    cache.update("again", legacy, [Generation(text="legacy written after the upgrade")])
+    cache.close()
+    reopened = SqliteLLMCache(path)  # the upgrade runs once per file: later entries are left alone
+    assert reopened.lookup("again", legacy) == [Generation(text="legacy written after the upgrade")]
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == cache_module._KEYS

@@ -11,18 +11,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from langchain_core.messages import HumanMessage
 from llama_cpp.llama import LlamaState
 
 from memcollab_langgraph.errors import ConfigurationError
+from memcollab_langgraph.evaluation.cache import SqliteLLMCache
 from memcollab_langgraph.local import ModelSpec, config, normalize_models, prompt_cache, server_config
 from memcollab_langgraph.local.chat import chat_model
 from memcollab_langgraph.local.config import validate_port
 from memcollab_langgraph.local.detached import ServerState, read_state, serve_detached
 from memcollab_langgraph.local.prompt_cache import BoundedRAMCache, state_nbytes
 from memcollab_langgraph.local.server import LocalServer, child_env, server_command
+from memcollab_langgraph.openai_compat import OpenAICompatibleChat
 
 
 def test_a_bare_name_or_path_gets_an_alias() -> None:
@@ -301,6 +304,44 @@ def test_cached_replies_of_a_local_model_survive_a_restart_on_another_port(tmp_p
     assert key(41001, gguf) != key(41001, other)
     without_path = chat_model(_Endpoint("http://127.0.0.1:41001/v1", ("m",)), max_tokens=16)._get_llm_string()
     assert "127.0.0.1:41001" in without_path
+
+
+def test_a_model_that_has_already_run_still_keys_its_cache_by_the_gguf_file(tmp_path: Path) -> None:
+    """Regression: any call memoizes the model's serialization (URL included) in the instance, and
+    ``model_copy`` copied it, so the evaluation runner's copy (cache and seed added) keyed by the port."""
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(60))
+    cache = SqliteLLMCache(tmp_path / "llm.sqlite")
+    requests: list[str] = []
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        requests.append(str(request.url))
+        return httpx.Response(200, json=_completion("4"))
+
+    def model_on_port(port: int) -> OpenAICompatibleChat:
+        client = httpx.Client(transport=httpx.MockTransport(reply))
+        model = chat_model(_Endpoint(f"http://127.0.0.1:{port}/v1", ("m",), {"m": gguf}), http_client=client)
+        model.invoke("warm up")  # memoizes the serialization, as every call does
+        return model.model_copy(update={"cache": cache, "seed": 7})
+
+    first = model_on_port(41001)
+    assert first.invoke("2 + 2?").content == "4"
+    assert '"seed": 7' in first._get_llm_string()  # the copy's settings, not the original's
+    second = model_on_port(52002)  # the server restarted on another port
+    assert second.invoke("2 + 2?").content == "4"
+    assert requests == [f"http://127.0.0.1:{port}/v1/chat/completions" for port in (41001, 41001, 52002)]
+    assert cache.stats.hits == 1
+
+
+def _completion(content: str) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+    }
 
 
 def test_chat_model_sends_max_tokens_which_llama_cpp_understands() -> None:

@@ -39,6 +39,7 @@ from langchain_core.messages import message_to_dict, messages_from_dict
 from langchain_core.outputs import ChatGeneration, Generation
 
 from memcollab_langgraph.errors import StoreError
+from memcollab_langgraph.openai_compat import portable_llm_string
 
 __all__ = ["CacheStats", "SqliteLLMCache"]
 
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS llm_cache (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 )
 """
-_FORMAT = 1
+_FORMAT = 1  # of the stored values
+_KEYS = 2  # key scheme, in PRAGMA user_version: see _rekey
 
 
 @dataclass
@@ -70,6 +72,36 @@ class CacheStats:
 def _key(prompt: str, llm_string: str) -> str:
     # A separator that cannot occur in either JSON-ish string keeps ("ab", "c") apart from ("a", "bc").
     return hashlib.sha256(f"{llm_string}\x00{prompt}".encode()).hexdigest()
+
+
+def _rekey(conn: sqlite3.Connection) -> None:
+    """Bring the keys of a cache file written by an older version up to date, once per file.
+
+    Key scheme 2: entries of local models that were keyed by the server's URL (see
+    :func:`~memcollab_langgraph.openai_compat.portable_llm_string`) get their portable key, so the
+    replies they hold are served again. An entry whose portable key is already taken is dropped.
+    """
+    conn.execute("BEGIN IMMEDIATE")  # another process opening the file waits, then finds it done
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < _KEYS:
+            rows = conn.execute(
+                "SELECT key, llm_string, prompt FROM llm_cache WHERE llm_string LIKE '%\"endpoint_id\": %'"
+            ).fetchall()
+            for key, llm_string, prompt in rows:
+                portable = portable_llm_string(llm_string)
+                if portable is None:
+                    continue
+                conn.execute(
+                    "INSERT OR IGNORE INTO llm_cache (key, llm_string, prompt, value, created_at) "
+                    "SELECT ?, ?, prompt, value, created_at FROM llm_cache WHERE key = ?",
+                    (_key(prompt, portable), portable, key),
+                )
+                conn.execute("DELETE FROM llm_cache WHERE key = ?", (key,))
+            conn.execute(f"PRAGMA user_version = {_KEYS}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def _encode(generations: Sequence[Generation]) -> str:
@@ -138,6 +170,7 @@ class SqliteLLMCache(BaseCache):
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(_SCHEMA)
                 conn.commit()
+                _rekey(conn)
             except (sqlite3.Error, OSError) as e:
                 raise StoreError(f"cannot open the LLM cache database {self.path!r}: {e}") from e
             self._conn = conn
