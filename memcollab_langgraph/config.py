@@ -121,6 +121,20 @@ class LocalConfig(_Strict):
     """Prompt cache per model in MiB (``0``, the default: off): recent requests' states are kept, so a
     request sharing a long prefix with one of them skips re-evaluating it. The budget bounds everything
     the cache keeps; the server needs about 0.2 GB more while storing states (see ``DEFAULT_PROMPT_CACHE_MIB``)."""
+    servers: Literal["shared", "per_model"] = "shared"
+    """``"shared"``: one llama.cpp server serves every model, one loaded at a time; a request for
+    another model unloads the current one, reloads the other and drops its prompt cache. ``"per_model"``:
+    one server per model the agents use, all loaded at once (the memory of every model): a team whose
+    agents take turns on each task, e.g. a contrastive memory build, no longer reloads at every turn."""
+
+    @model_validator(mode="after")
+    def _one_port_one_server(self) -> Self:
+        if self.servers == "per_model" and self.port is not None and len(self.models) > 1:
+            raise ValueError(
+                f"port = {self.port} cannot be used by one server per model ({len(self.models)} models); "
+                'remove port (each server picks a free one) or set servers = "shared"'
+            )
+        return self
 
 
 class MemoryConfig(_Strict):

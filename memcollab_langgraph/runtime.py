@@ -1,10 +1,11 @@
 """Open what a configuration describes: the store, the agents' chat models, the local model server.
 
 :class:`Runtime` is a context manager. Entering it starts a llama.cpp server for the ``local:`` agents
-(or reuses a detached one started with ``memcollab local serve`` that serves every needed alias) and
-builds one :class:`~memcollab_langgraph.models.Agent` per configured agent; leaving it stops the server
-it started. Nothing happens at construction, and the server starts only when an agent is first asked for (reading
-the memory needs no model).
+(or reuses a detached one started with ``memcollab local serve`` that serves every needed alias; with
+``[local] servers = "per_model"``, one server per model) and builds one
+:class:`~memcollab_langgraph.models.Agent` per configured agent; leaving it stops the servers it started.
+Nothing happens at construction, and servers start only when an agent is first asked for (reading the
+memory needs no model).
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ class Runtime:
             raise ConfigurationError(f"models given for unknown agents {unknown}")
         self._stack: contextlib.ExitStack | None = None
         self._agents: dict[str, Agent] | None = None
-        self.endpoint: Any = None
-        """The local server (or detached server state) serving the ``local:`` agents, if any."""
+        self.endpoints: dict[str, Any] = {}
+        """Local alias -> the server (or detached server state) serving it; empty until an agent needs one."""
         self.notes: list[str] = []
         """What the runtime decided on the way (server reused or started...), for the user."""
 
@@ -104,9 +105,15 @@ class Runtime:
         if self._stack is None:
             raise ConfigurationError("use the Runtime as a context manager: `with Runtime(config) as rt:`")
         needed = [a for a in self.config.agents if a.local_alias and a.name not in self._models]
-        if needed and self.endpoint is None:
-            self.endpoint = self._stack.enter_context(self._local_endpoint())
+        if needed and not self.endpoints:
+            self.endpoints = self._stack.enter_context(self._local_endpoints())
         return {a.name: self._agent(a) for a in self.config.agents}
+
+    @property
+    def endpoint(self) -> Any:
+        """The server of the first local alias (with ``servers = "shared"``, the one serving them all);
+        ``None`` before any is needed."""
+        return next(iter(self.endpoints.values()), None)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -120,22 +127,40 @@ class Runtime:
     _owns_store = False
 
     @contextlib.contextmanager
-    def _local_endpoint(self) -> Iterator[Any]:
-        from memcollab_langgraph.local import LocalServer, list_detached
+    def _local_endpoints(self) -> Iterator[dict[str, Any]]:
+        """Alias -> endpoint for every local alias the agents use: running detached servers are reused,
+        missing ones started (one for all, or one per model with ``servers = "per_model"``) and stopped
+        on exit."""
+        from memcollab_langgraph.local import list_detached
 
         local = self.config.local
         assert local is not None  # validated: local: agents need [local]
-        wanted = set(self.config.local_aliases)
-        for state in list_detached():
-            if wanted <= set(state.aliases):
-                self.notes.append(f"using the running local server {state.name!r} at {state.base_url}")
-                yield state
-                return
-        models_dir = self.config.resolve(local.models_dir) if local.models_dir else None
+        wanted = self.config.local_aliases
+        detached = list_detached()
+        groups = [wanted] if local.servers == "shared" else [[alias] for alias in wanted]
+        endpoints: dict[str, Any] = {}
+        with contextlib.ExitStack() as stack:
+            for group in groups:
+                state = next((s for s in detached if set(group) <= set(s.aliases)), None)
+                if state is not None:
+                    self.notes.append(f"using the running local server {state.name!r} at {state.base_url}")
+                    endpoint = state
+                else:
+                    served = local.models if local.servers == "shared" else {a: local.models[a] for a in group}
+                    endpoint = stack.enter_context(self._local_server(served))
+                endpoints.update(dict.fromkeys(group, endpoint))
+            yield endpoints
+
+    @contextlib.contextmanager
+    def _local_server(self, models: dict[str, str]) -> Iterator[Any]:
+        from memcollab_langgraph.local import LocalServer
+
+        local = self.config.local
+        assert local is not None
         server = LocalServer(
-            {alias: _model_ref(self.config, name) for alias, name in local.models.items()},
+            {alias: _model_ref(self.config, name) for alias, name in models.items()},
             port=local.port,
-            models_dir=models_dir,
+            models_dir=self.config.resolve(local.models_dir) if local.models_dir else None,
             n_ctx=local.n_ctx,
             n_threads=local.n_threads,
             prompt_cache_mib=local.prompt_cache_mib,
@@ -151,7 +176,7 @@ class Runtime:
             from memcollab_langgraph.local import chat_model
 
             return chat_model(
-                self.endpoint,
+                self.endpoints[spec.local_alias],
                 spec.local_alias,
                 structured_method=spec.structured_output,
                 temperature=spec.temperature,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -109,3 +109,87 @@ def test_runtime_builds_agents_lazily_and_reads_keys_from_the_environment(monkey
         assert rt.distiller.name == "a"
         assert agents["a"].ref.family == "gpt"
         assert getattr(agents["a"].model, "model_name", None) == "a"
+
+
+class _FakeServer:
+    """Stands in for LocalServer: records what it serves and whether it runs; a port per instance."""
+
+    started: ClassVar[list[_FakeServer]] = []
+
+    def __init__(self, models: dict[str, str], **kwargs: Any) -> None:
+        self.aliases = tuple(models)
+        self.model_paths: dict[str, Path] = {}
+        self.base_url = f"http://127.0.0.1:{41000 + len(_FakeServer.started)}/v1"
+        self.log_path = Path("server.log")
+        self.kwargs = kwargs
+        self.running = False
+        _FakeServer.started.append(self)
+
+    def __enter__(self) -> _FakeServer:
+        self.running = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.running = False
+
+
+def _team(servers: str) -> dict[str, Any]:
+    return {
+        "agents": [
+            {"name": "weak", "base_url": "local:small"},
+            {"name": "strong", "base_url": "local:big"},
+            {"name": "same-model", "base_url": "local:small", "temperature": 0.7},
+        ],
+        "local": {"models": {"small": "qwen2.5-coder-0.5b", "big": "qwen2.5-coder-1.5b"}, "servers": servers},
+        "memory": {"store": ":memory:"},
+    }
+
+
+@pytest.mark.parametrize("servers", ["shared", "per_model"])
+def test_local_agents_get_one_server_or_one_per_model(monkeypatch: pytest.MonkeyPatch, servers: str) -> None:
+    import memcollab_langgraph.local as local
+
+    monkeypatch.setattr(_FakeServer, "started", [])
+    monkeypatch.setattr(local, "LocalServer", _FakeServer)
+    monkeypatch.setattr(local, "list_detached", list)
+    with Runtime(parse_config(_team(servers))) as rt:
+        assert rt.endpoint is None
+        urls = {name: getattr(agent.model, "openai_api_base", None) for name, agent in rt.agents.items()}
+        started = list(_FakeServer.started)
+        assert all(server.running for server in started)
+        assert rt.endpoint is started[0]
+    assert not any(server.running for server in started)  # leaving the runtime stops every server
+    if servers == "shared":
+        assert [s.aliases for s in started] == [("small", "big")]
+        assert len(set(urls.values())) == 1
+    else:
+        assert [s.aliases for s in started] == [("small",), ("big",)]
+        assert urls["weak"] == urls["same-model"] == started[0].base_url
+        assert urls["strong"] == started[1].base_url
+    assert {rt.endpoints[alias].base_url for alias in ("small", "big")} == set(urls.values())
+
+
+def test_per_model_servers_reuse_a_detached_server_of_one_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import memcollab_langgraph.local as local
+
+    detached = _FakeServer({"big": "qwen2.5-coder-1.5b"})
+    detached.name = "kept"  # type: ignore[attr-defined]
+    monkeypatch.setattr(_FakeServer, "started", [])
+    monkeypatch.setattr(local, "LocalServer", _FakeServer)
+    monkeypatch.setattr(local, "list_detached", lambda: [detached])
+    with Runtime(parse_config(_team("per_model"))) as rt:
+        assert rt.agents["strong"].model.openai_api_base == detached.base_url  # type: ignore[attr-defined]
+        assert rt.endpoints["big"] is detached
+        assert [s.aliases for s in _FakeServer.started] == [("small",)]
+        assert any("using the running local server 'kept'" in note for note in rt.notes)
+
+
+def test_one_port_cannot_serve_one_server_per_model() -> None:
+    team = _team("per_model")
+    team["local"]["port"] = 8080
+    with pytest.raises(ConfigurationError, match=r"port = 8080 cannot be used by one server per model \(2 models\)"):
+        parse_config(team)
+    team["local"]["servers"] = "shared"
+    assert parse_config(team).local is not None
+    with pytest.raises(ConfigurationError, match="servers"):
+        parse_config({**_team("shared"), "local": {"models": {"small": "m"}, "servers": "per-model"}})

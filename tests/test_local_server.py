@@ -23,6 +23,7 @@ from types import ModuleType
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from memcollab_langgraph.config import parse_config
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.local import LocalServer, chat_model, find_model, read_state, stop_detached
 from memcollab_langgraph.local import chat as chat_module
@@ -30,6 +31,7 @@ from memcollab_langgraph.local import detached as detached_module
 from memcollab_langgraph.local import server as server_module
 from memcollab_langgraph.local.detached import _pid_alive, serve_detached
 from memcollab_langgraph.local.server import fetch_aliases
+from memcollab_langgraph.runtime import Runtime
 
 pytestmark = pytest.mark.integration
 
@@ -127,6 +129,25 @@ def test_two_aliases_from_one_process(tmp_path: Path) -> None:
         assert "5" in str(answers["coder"]), answers
         assert server.pid == pid
         assert server.model_paths == {"small": find_model(SMOLLM2), "coder": qwen}
+
+
+def test_a_runtime_with_one_server_per_model_answers_from_each(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "agents": [{"name": "a", "base_url": "local:one"}, {"name": "b", "base_url": "local:two"}],
+            "local": {"models": {"one": SMOLLM2, "two": SMOLLM2}, "servers": "per_model", "n_ctx": 1024},
+            "memory": {"store": ":memory:"},
+        }
+    )
+    with Runtime(config) as rt:
+        servers = [rt.endpoints["one"], rt.endpoints["two"]] if rt.agents else []
+        assert [fetch_aliases(server.port) for server in servers] == [["one"], ["two"]]
+        assert servers[0].pid != servers[1].pid
+        for name in ("a", "b"):
+            reply = rt.agent(name).model.invoke("What is 2 + 3? Answer with a number.")
+            assert reply.usage_metadata is not None
+            assert reply.usage_metadata["output_tokens"] > 0
+    assert not any(server.is_running() for server in servers)
 
 
 def test_the_prompt_cache_restores_a_shared_prefix_with_identical_replies(smollm2: LocalServer, tmp_path: Path) -> None:
