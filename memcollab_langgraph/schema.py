@@ -59,6 +59,8 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     latency_s: float = 0.0
     """Wall-clock seconds spent waiting for the model."""
+    cached_calls: int = 0
+    """Calls answered by an LLM response cache: their latency is the lookup's, their tokens the original call's."""
 
     @property
     def total_tokens(self) -> int:
@@ -72,6 +74,7 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             latency_s=self.latency_s + other.latency_s,
+            cached_calls=self.cached_calls + other.cached_calls,
         )
 
 

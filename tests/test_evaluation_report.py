@@ -351,3 +351,22 @@ def test_report_without_retrieval_levels_has_no_memory_table(tmp_path: Path) -> 
     text = write_report(store, n_resamples=100, plots=False).summary_md.read_text()
     assert "retrieved/item" not in text
     assert "Retrieved memory" not in text
+
+
+def test_report_counts_the_calls_answered_by_the_response_cache(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path, RUN)
+    store.extend(
+        [result("vanilla", "A", t, True, calls=2) for t in range(3)]
+        + [result("memcollab", "A", t, True, calls=2, cached_calls=t) for t in range(3)]
+        + [result("memcollab", "A", 3, None, calls=2, cached_calls=2, error="TimeoutError: no reply")]
+    )
+    files = write_report(store, n_resamples=100, plots=False)
+    row = summarize(store.read(), run_id=RUN, n_resamples=100).row("gsm8k", "A", "memcollab")
+    assert row is not None
+    assert (row.calls, row.cached_calls) == (6, 3)  # finished items only
+    text = files.summary_md.read_text()
+    assert "Model calls answered by the LLM response cache (latency near zero): A memcollab 3/6." in text
+    assert "A vanilla" not in text  # cells without cached calls are not listed
+    alone = ResultsStore(tmp_path / "none", RUN)
+    alone.extend([result("vanilla", "A", 1, True, calls=2)])
+    assert "answered by the LLM response cache (latency" not in write_report(alone, plots=False).summary_md.read_text()

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.caches import InMemoryCache
 from langgraph.store.memory import InMemoryStore
 
 from memcollab_langgraph.errors import ConfigurationError, StoreError
 from memcollab_langgraph.evaluation import collect, results
+from memcollab_langgraph.evaluation.cache import SqliteLLMCache
 from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
 from memcollab_langgraph.evaluation.conditions import standard_conditions
 from memcollab_langgraph.evaluation.results import (
@@ -201,7 +203,7 @@ def _solve_output() -> dict[str, Any]:
         ModelCall(
             step="classify",
             agent="small",
-            usage=Usage(model="qwen-7b", calls=1, prompt_tokens=50, completion_tokens=10),
+            usage=Usage(model="qwen-7b", calls=1, prompt_tokens=50, completion_tokens=10, cached_calls=1),
         ),
         ModelCall(step="solve", agent="small", usage=usage),
     ]
@@ -229,7 +231,7 @@ def test_result_from_solve_output() -> None:
     )
     assert r.key == ItemKey("memcollab", "small", "math500", "t9")
     assert (r.correct, r.answer, r.turns, r.model) == (True, "30", 2, "qwen-7b")
-    assert (r.prompt_tokens, r.completion_tokens, r.calls) == (350, 90, 3)
+    assert (r.prompt_tokens, r.completion_tokens, r.calls, r.cached_calls) == (350, 90, 3, 1)
     assert r.tokens_by_step == {"classify": 60, "solve": 380}
     assert (r.retrieved_ids, r.memory_source, r.bank) == (["c7"], ["small", "big"], "contrastive-x")
     assert (r.category, r.latency_s) == ("math/prealgebra", 2.5)
@@ -272,3 +274,25 @@ def test_result_from_a_real_solve_graph_run() -> None:
     assert r.completion_tokens > 0
     assert r.category == "math/prealgebra/percentages"
     assert r.retrieved_ids == []
+
+
+@pytest.mark.parametrize("kind", ["langchain-in-memory", "sqlite"])
+def test_calls_answered_by_a_response_cache_are_counted(kind: str, tmp_path: Path) -> None:
+    cache = InMemoryCache() if kind == "langchain-in-memory" else SqliteLLMCache(tmp_path / "llm.sqlite")
+    model = ScriptedChatModel(
+        ['{"category": "prealgebra", "subcategory": "percentages"}', "25% of 40 is 10, so 30. #### 30"],
+        model_name="qwen-7b",
+        cache=cache,
+    )
+    graph = create_solve_graph(Agent(name="small", model=model), taxonomy="math").compile(store=InMemoryStore())
+    task = Task(id="d1", domain="math", question="A $40 shirt is 25% off. Price?", answer="30")
+    results = []
+    for _ in range(2):  # the second run is served by the cache (the scripted model has no third reply)
+        start = datetime.now(UTC)
+        output = graph.invoke({"task": task})
+        results.append(
+            result_from_solve(output, run_id="r", condition="v", dataset="toy", started_at=start, finished_at=start)
+        )
+    assert [(r.calls, r.cached_calls) for r in results] == [(2, 0), (2, 2)]
+    assert results[1].prompt_tokens == results[0].prompt_tokens  # the original call's tokens
+    assert (results[1].correct, results[1].answer) == (True, "30")

@@ -91,9 +91,11 @@ def result_from_solve(
         prompt = sum(c.usage.prompt_tokens for c in calls)
         completion = sum(c.usage.completion_tokens for c in calls)
         n_calls = sum(c.usage.calls for c in calls)
+        cached = sum(c.usage.cached_calls for c in calls)
     else:
         usage = trajectory.usage
         prompt, completion, n_calls = usage.prompt_tokens, usage.completion_tokens, usage.calls
+        cached = usage.cached_calls
     category = output.get("category")
     return ItemResult(
         run_id=run_id,
@@ -108,6 +110,7 @@ def result_from_solve(
         prompt_tokens=prompt,
         completion_tokens=completion,
         calls=n_calls,
+        cached_calls=cached,
         tokens_by_step=by_step,
         latency_s=max(0.0, (finished_at - started_at).total_seconds()),
         category=str(category) if category is not None else None,

@@ -122,6 +122,14 @@ def _retrieval_table(rows: Sequence[ConditionSummary]) -> list[str]:
     return ["", "Retrieved memory by fallback level:", "", *_table(header, table)]
 
 
+def _cache_note(rows: Sequence[ConditionSummary]) -> list[str]:
+    """Which cells had model calls answered by the LLM response cache; no lines when none had."""
+    cached = [f"{r.agent} {r.condition} {r.cached_calls}/{r.calls}" for r in rows if r.cached_calls]
+    if not cached:
+        return []
+    return ["", "Model calls answered by the LLM response cache (latency near zero): " + "; ".join(cached) + "."]
+
+
 def _transfer_table(cells: Sequence[TransferCell], s: RunSummary, dataset: str) -> list[str]:
     consumers = [a for a in s.agents if any(c.consumer == a for c in cells)]
     sources = list(dict.fromkeys(c.source for c in cells))
@@ -168,7 +176,9 @@ def render_markdown(s: RunSummary) -> str:
         "- McNemar p: exact two-sided test on the discordant pairs, unadjusted; Holm p: Holm-Bonferroni "
         f"over the {comparisons} comparisons of the per-data-set tables"
         + (f"; the {pooled} pooled comparison(s) are a family of their own." if pooled else "."),
-        "- Tokens: all model calls of an item (classifier and solver); latency: wall-clock per item.",
+        "- Tokens: all model calls of an item (classifier and solver); latency: wall-clock per item. A call "
+        "answered by the LLM response cache (an identical earlier request: same model, settings and prompt) "
+        "keeps the original call's tokens and takes almost no time; such calls are counted under the tables.",
     ]
     if any(r.retrieval is not None for r in [*s.rows, *s.pooled]):
         lines.append(
@@ -180,6 +190,7 @@ def render_markdown(s: RunSummary) -> str:
     for dataset in s.datasets:
         rows = [r for r in s.rows if r.dataset == dataset]
         lines += ["", f"## {dataset}", "", *_table(header, _condition_rows(rows)), *_retrieval_table(rows)]
+        lines += _cache_note(rows)
     if s.pooled:
         lines += [
             "",
@@ -189,6 +200,7 @@ def render_markdown(s: RunSummary) -> str:
             "",
             *_table(header, _condition_rows(s.pooled)),
             *_retrieval_table(s.pooled),
+            *_cache_note(s.pooled),
         ]
     for dataset in s.datasets:
         cells = [c for c in s.transfer if c.dataset == dataset]

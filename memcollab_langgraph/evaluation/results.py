@@ -92,6 +92,8 @@ class ItemResult(BaseModel):
     """Completion tokens of every model call made for this item."""
     calls: int = 0
     """Model calls made for this item."""
+    cached_calls: int = 0
+    """Of those, calls answered by the LLM response cache (near-zero latency, the original call's tokens)."""
     tokens_by_step: dict[str, int] = Field(default_factory=dict)
     """Total tokens per step (``"classify"``, ``"solve"``...), to separate overhead from solving."""
     latency_s: float = 0.0

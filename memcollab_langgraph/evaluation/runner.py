@@ -42,7 +42,8 @@ results for the tasks it reached.
 :class:`~memcollab_langgraph.evaluation.SqliteLLMCache` set on each agent's model (``model.cache``),
 not globally: solves shared by several banks (the same agent on the same training task at
 temperature 0) and classifications shared by several conditions are paid once, and so is a re-run.
-A cached reply keeps its original token counts; its latency is near zero.
+A cached reply keeps its original token counts; its latency is near zero, and items count such
+calls (``cached_calls``), which the report lists under each table.
 
 **Self-contrast samples.** ``self_contrast`` contrasts several samples of the consumer's own solve of
 each training task. The build graph sends every sample of an agent to the same model with the same

@@ -107,6 +107,10 @@ class ConditionSummary(BaseModel):
     prompt_tokens: Estimate | None = None
     completion_tokens: Estimate | None = None
     latency_s: Estimate | None = None
+    calls: int = 0
+    """Model calls of the finished items."""
+    cached_calls: int = 0
+    """Of those, calls answered by the LLM response cache (their latency near zero)."""
     retrieval: RetrievalLevels | None = None
     """Where the retrieved memory came from; ``None`` without memory (the baseline) and for results
     written before retrieval levels were recorded."""
@@ -260,6 +264,8 @@ def _summarize_cell(
         prompt_tokens=settings.mean([float(i.prompt_tokens) for i in done]),
         completion_tokens=settings.mean([float(i.completion_tokens) for i in done]),
         latency_s=settings.mean([i.latency_s for i in done]),
+        calls=sum(i.calls for i in done),
+        cached_calls=sum(i.cached_calls for i in done),
         retrieval=_retrieval(done),
     )
 

@@ -30,6 +30,7 @@ __all__ = [
     "StructuredMethod",
     "StructuredReply",
     "chat_effect",
+    "served_from_cache",
     "structured_effect",
     "usage_of",
 ]
@@ -55,6 +56,15 @@ class ModelCall(BaseModel):
     """Why the reply was unusable or needed repair."""
 
 
+def served_from_cache(message: BaseMessage | None) -> bool:
+    """Whether a reply came from an LLM response cache rather than the model.
+
+    LangChain marks every cache hit, whatever the cache, by adding ``total_cost: 0`` to the reply's
+    ``usage_metadata`` ("we zero out cost on cache hits"); a model's own reply has no such key.
+    """
+    return isinstance(message, AIMessage) and "total_cost" in (message.usage_metadata or {})
+
+
 def usage_of(message: BaseMessage | None, *, model_id: str, latency_s: float) -> Usage:
     """Usage of one call from a reply's ``usage_metadata`` and ``response_metadata``."""
     prompt = completion = 0
@@ -67,7 +77,14 @@ def usage_of(message: BaseMessage | None, *, model_id: str, latency_s: float) ->
         reported = meta.get("model_name") or meta.get("model")
         if isinstance(reported, str) and reported:
             model = reported
-    return Usage(model=model, calls=1, prompt_tokens=prompt, completion_tokens=completion, latency_s=latency_s)
+    return Usage(
+        model=model,
+        calls=1,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        latency_s=latency_s,
+        cached_calls=int(served_from_cache(message)),
+    )
 
 
 @dataclass(frozen=True)
