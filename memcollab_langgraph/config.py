@@ -125,7 +125,10 @@ class LocalConfig(_Strict):
     """``"shared"``: one llama.cpp server serves every model, one loaded at a time; a request for
     another model unloads the current one, reloads the other and drops its prompt cache. ``"per_model"``:
     one server per model the agents use, all loaded at once (the memory of every model): a team whose
-    agents take turns on each task, e.g. a contrastive memory build, no longer reloads at every turn."""
+    agents take turns on each task, e.g. a contrastive memory build, no longer reloads at every turn.
+    Either way a running detached server (``memcollab local serve``) that serves the alias(es) is used
+    instead of starting one; ``memcollab local serve --model ALIAS=MODEL --name ALIAS`` per model gives
+    the per-model layout to several processes."""
 
     @model_validator(mode="after")
     def _one_port_one_server(self) -> Self:
