@@ -42,6 +42,7 @@ def build_graph(
         method=method,
         source_agent=source_agent,
         max_turns=config.max_turns,
+        labels=config.distiller_labels,
     )
 
 

@@ -18,6 +18,7 @@ A TOML file such as::
 
     [distiller]
     agent = "qwen-1.5b"               # default: the strongest agent
+    labels = "task"                   # constraints take their task's category; "distiller": its own label
 
 Relative paths are resolved against the file's directory. Every table rejects unknown keys, and a
 validation error names the file, the field and the fix.
@@ -34,10 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory.models import DEFAULT_FALLBACK, FallbackLevel
+from memcollab_langgraph.schema import ConstraintLabels
 
 __all__ = [
     "AgentConfig",
     "Config",
+    "DistillerConfig",
     "LocalConfig",
     "MemoryConfig",
     "RoleConfig",
@@ -107,6 +110,15 @@ class RoleConfig(_Strict):
     agent: str
 
 
+class DistillerConfig(RoleConfig):
+    """The distiller: which agent, and where its constraints' categories come from."""
+
+    labels: ConstraintLabels = "task"
+    """``"task"``: each constraint is filed under the category its training task was classified into,
+    and the taxonomy stays out of the distiller's prompt; ``"distiller"``: the distiller labels each
+    constraint from the taxonomy (a small model then tends to write about the category names)."""
+
+
 class LocalConfig(_Strict):
     """The local llama.cpp server, started by the library for ``local:`` agents."""
 
@@ -164,7 +176,7 @@ class Config(_Strict):
     agents: list[AgentConfig] = Field(min_length=1)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     local: LocalConfig | None = None
-    distiller: RoleConfig | None = None
+    distiller: DistillerConfig | None = None
     classifier: RoleConfig | None = None
     max_turns: int = Field(default=3, gt=0)
     max_concurrency: int = Field(default=1, gt=0)
@@ -203,6 +215,11 @@ class Config(_Strict):
         if self.distiller is not None:
             return self.distiller.agent
         return max(self.agents, key=lambda a: a.strength).name
+
+    @property
+    def distiller_labels(self) -> ConstraintLabels:
+        """Where distilled constraints' categories come from (``[distiller] labels``, default ``"task"``)."""
+        return self.distiller.labels if self.distiller is not None else "task"
 
     @property
     def classifier_name(self) -> str:

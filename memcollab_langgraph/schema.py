@@ -22,6 +22,7 @@ __all__ = [
     "AgentRef",
     "CategoryPath",
     "Constraint",
+    "ConstraintLabels",
     "ConstraintStatus",
     "DistillMethod",
     "Provenance",
@@ -39,6 +40,11 @@ than one model or task (the promotion gate), ``archived`` when evicted or supers
 
 DistillMethod = Literal["contrastive", "self", "naive_transfer", "self_contrast", "manual"]
 """How a constraint was produced: MemCollab's cross-agent contrast, or one of the paper's baselines."""
+
+ConstraintLabels = Literal["task", "distiller"]
+"""Where a distilled constraint's category comes from: ``"task"``, the category its source task was
+classified into (the distiller is not shown the taxonomy); ``"distiller"``, a label the distiller model
+picks from the taxonomy for each constraint (the task's category when its label is not valid)."""
 
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 

@@ -193,3 +193,11 @@ def test_one_port_cannot_serve_one_server_per_model() -> None:
     assert parse_config(team).local is not None
     with pytest.raises(ConfigurationError, match="servers"):
         parse_config({**_team("shared"), "local": {"models": {"small": "m"}, "servers": "per-model"}})
+
+
+def test_distiller_labels_default_to_the_tasks_category_and_are_checked() -> None:
+    team = {"agents": [REMOTE], "memory": {"store": ":memory:"}}
+    assert parse_config(team).distiller_labels == "task"
+    assert parse_config({**team, "distiller": {"agent": "a", "labels": "distiller"}}).distiller_labels == "distiller"
+    with pytest.raises(ConfigurationError, match=r"distiller\.labels.*'task' or 'distiller'"):
+        parse_config({**team, "distiller": {"agent": "a", "labels": "model"}})

@@ -452,6 +452,23 @@ def test_a_run_planned_before_the_fallback_setting_existed_resumes_as_domain_fal
         evaluate(make_config(tmp_path, conditions=["vanilla"]), Team(), InMemoryStore())
 
 
+def test_a_run_planned_before_the_labels_setting_existed_resumes_with_distiller_labels(tmp_path: Path) -> None:
+    def config(labels: str | None) -> EvalConfig:
+        team = json.loads(json.dumps(make_config(tmp_path).team.model_dump(mode="json", exclude_none=True)))
+        team["distiller"] = {"agent": "big", **({"labels": labels} if labels else {})}
+        return make_config(tmp_path, conditions=["vanilla"], team=team)
+
+    old = config("distiller")
+    evaluate(old, Team(), InMemoryStore())
+    plan_file = old.run_directory / "plan.json"
+    plan = json.loads(plan_file.read_text())
+    del plan["metadata"]["fingerprint"]["distiller_labels"]  # as written by the code before the setting
+    plan_file.write_text(json.dumps(plan))
+    evaluate(old, Team(), InMemoryStore())  # the same settings: resumes
+    with pytest.raises(ConfigurationError, match=r"changed: \['distiller_labels'\]"):
+        evaluate(config(None), Team(), InMemoryStore())  # the default is "task"
+
+
 def test_a_store_that_lost_the_banks_is_detected(tmp_path: Path) -> None:
     config = make_config(tmp_path, conditions=["vanilla", "memcollab"])
     team = Team()

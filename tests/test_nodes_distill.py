@@ -17,12 +17,18 @@ from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes import BuildState, choose_preference, create_distiller_node, route_to_distiller
 from memcollab_langgraph.nodes.prompts import contrastive_distiller_messages, single_distiller_messages
-from memcollab_langgraph.schema import CategoryPath, Task, Trajectory
+from memcollab_langgraph.schema import CategoryPath, ConstraintLabels, Task, Trajectory
 from memcollab_langgraph.taxonomy import get_taxonomy
 from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
 
 RATES = CategoryPath(domain="math", category="prealgebra", subcategory="rates")
-TASK = Task(id="gsm-7", domain="math", question="Janet sells 16 eggs at $3 each. How much does she earn?", answer="48")
+TASK = Task(
+    id="gsm-7",
+    domain="math",
+    question="Janet sells 16 eggs at $3 each. How much does she earn?",
+    answer="48",
+    category=str(RATES),  # with the default labels="task", constraints are filed under the task's category
+)
 BIG = Agent(name="big", model=ScriptedChatModel([]), family="qwen", strength=3)
 MID = Agent(name="mid", model=ScriptedChatModel([]), family="llama", strength=2)
 SMALL = Agent(name="small", model=ScriptedChatModel([]), family="qwen", strength=1)
@@ -210,7 +216,9 @@ def test_drafts_are_checked_one_by_one(store: BaseStore, mode: str) -> None:
         _draft("a rate is given", "", "guessing"),  # empty field
         GOOD_DRAFT,  # beyond k=3 (checked in order)
     ]
-    node = create_distiller_node(ScriptedChatModel([_reply(*drafts)]), agents=AGENTS, taxonomy="math", k=4)
+    node = create_distiller_node(
+        ScriptedChatModel([_reply(*drafts)]), agents=AGENTS, taxonomy="math", k=4, labels="distiller"
+    )
     state = {
         "task": TASK,
         "category": RATES,
@@ -255,7 +263,9 @@ def test_code_identifiers_are_not_copied(store: BaseStore, mode: str) -> None:
             sub="manipulation",
         ),
     ]
-    node = create_distiller_node(ScriptedChatModel([_reply(*drafts)]), agents=AGENTS, taxonomy="code")
+    node = create_distiller_node(
+        ScriptedChatModel([_reply(*drafts)]), agents=AGENTS, taxonomy="code", labels="distiller"
+    )
     [report] = _run(node, store, {"task": task, "trajectories": [a, b]}, mode)["distillations"]
     assert "remove_Occ" in report.rejected[0].reason
     assert "code" in report.rejected[1].reason
@@ -332,23 +342,62 @@ def test_settings_and_routing() -> None:
     assert route_to_distiller({"task": TASK}) == "__end__"
 
 
-def test_distiller_prompts_start_with_a_prefix_shared_by_every_task() -> None:
-    """The rules and the taxonomy lead the prompt and are the same for every task of a build, so a
-    server's prompt cache evaluates them once; everything task-specific follows them."""
+@pytest.mark.parametrize("labels", ["task", "distiller"])
+def test_distiller_prompts_start_with_a_prefix_shared_by_every_task(labels: ConstraintLabels) -> None:
+    """The rules (and with labels="distiller" the taxonomy) lead the prompt and are the same for every task
+    of a build, so a server's prompt cache evaluates them once; everything task-specific follows them."""
     taxonomy = get_taxonomy("math")
     other = Task(id="gsm-8", domain="math", question="A train covers 120 km in 2 hours. Speed?", answer="60")
     traj = _traj(BIG, "48", True)
     for build in (
         lambda task, cat: contrastive_distiller_messages(
-            task, traj, [_traj(SMALL, "19", False)], taxonomy=taxonomy, k=3, category=cat, max_chars=2000
+            task, traj, [_traj(SMALL, "19", False)], taxonomy=taxonomy, k=3, category=cat, max_chars=2000, labels=labels
         ),
-        lambda task, cat: single_distiller_messages(task, traj, taxonomy=taxonomy, k=3, category=cat, max_chars=2000),
+        lambda task, cat: single_distiller_messages(
+            task, traj, taxonomy=taxonomy, k=3, category=cat, max_chars=2000, labels=labels
+        ),
     ):
         first, second = build(TASK, RATES), build(other, None)
         assert first[0].text == second[0].text
-        assert taxonomy.render("math") in first[0].text
+        # The taxonomy only when the distiller labels: a small model shown it writes about the category names.
+        assert (taxonomy.render("math") in first[0].text) is (labels == "distiller")
+        assert ('"category"' in first[0].text) is (labels == "distiller")
         assert "Write at most 3 constraints" in first[0].text
+        assert first[0].text.count('{"when": ') == 4  # the reply format and three examples of other tasks
         assert TASK.question not in first[0].text
         assert TASK.question in first[1].text
         assert f"(The task was classified as {RATES}.)" in first[1].text
         assert "classified" not in second[1].text
+
+
+@pytest.mark.parametrize("category", [RATES, None])
+def test_task_labels_file_every_constraint_under_the_tasks_category(
+    store: BaseStore, mode: str, category: CategoryPath | None
+) -> None:
+    seen: list[list[BaseMessage]] = []
+
+    def reply(messages: list[BaseMessage]) -> str:
+        seen.append(messages)
+        # A label the model was not asked for is ignored, a missing one is not needed.
+        return _reply(GOOD_DRAFT | {"category": "calculus"}, {k: OTHER_DRAFT[k] for k in ("when", "enforce", "avoid")})
+
+    node = create_distiller_node(FunctionChatModel(reply), agents=AGENTS, taxonomy="math")
+    task = TASK.model_copy(update={"category": None})
+    state = {"task": task, "trajectories": [_traj(BIG, "45", False), _traj(SMALL, "48", True)], "category": category}
+    [report] = _run(node, store, state, mode)["distillations"]
+    assert get_taxonomy("math").render("math") not in seen[0][0].text
+    stored = MemoryBank(store).list_constraints()
+    if category is None:
+        assert stored == []
+        assert [r.reason for r in report.rejected] == [
+            "the task has no category, and constraints take the task's category (labels='task')"
+        ] * 2
+    else:
+        assert sorted(c.when for c in stored) == sorted([GOOD_DRAFT["when"], OTHER_DRAFT["when"]])
+        assert {c.category for c in stored} == {RATES}
+        assert report.notes == []
+
+
+def test_labels_must_be_task_or_distiller() -> None:
+    with pytest.raises(ConfigurationError, match=r"labels must be one of \['task', 'distiller'\].*got 'model'"):
+        create_distiller_node(ScriptedChatModel([]), agents=AGENTS, labels="model")  # type: ignore[arg-type]

@@ -137,7 +137,8 @@ def test_build_memory_graph_fans_out_to_agents_and_distills(store: BaseStore, mo
         StateGraph(BuildState)
         .add_node("solve", create_solver_node(agents))
         .add_node("verify", create_verifier_node())
-        .add_node("distill", create_distiller_node(distiller, agents=agents, taxonomy="math"))
+        # No classifier in this graph: the distiller labels its constraints.
+        .add_node("distill", create_distiller_node(distiller, agents=agents, taxonomy="math", labels="distiller"))
         .add_conditional_edges(START, fan_out_to_agents(agents), ["solve"])
         .add_edge("solve", "verify")
         .add_conditional_edges("verify", route_to_distiller, ["distill", END])

@@ -83,6 +83,7 @@ def build(
                 taxonomy=rt.taxonomy,
                 bank_name=cfg.memory.bank,
                 max_turns=cfg.max_turns,
+                labels=cfg.distiller_labels,
                 retry_policy=RETRY,
             )
             with sqlite_checkpointer(rt.checkpoints_path) as saver:

@@ -94,7 +94,12 @@ def demo(
                 notes.print(note)
             console.rule(f"1. build the shared memory from {len(train_tasks)} demo tasks")
             graph = create_build_graph(
-                team, distiller=rt.distiller, taxonomy=rt.taxonomy, bank_name="demo", max_turns=cfg.max_turns
+                team,
+                distiller=rt.distiller,
+                taxonomy=rt.taxonomy,
+                bank_name="demo",
+                max_turns=cfg.max_turns,
+                labels=cfg.distiller_labels,
             )
             with sqlite_checkpointer(rt.checkpoints_path) as saver:
                 compiled = graph.compile(checkpointer=saver, store=rt.store)

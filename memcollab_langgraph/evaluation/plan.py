@@ -233,6 +233,7 @@ def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> dict[
     value = {
         "agents": agents,
         "distiller": team.distiller_name,
+        "distiller_labels": team.distiller_labels,
         "classifier": config.classifier if config.classifier == "consumer" else team.classifier_name,
         "taxonomy": team.memory.taxonomy,
         "max_turns": config.turns,

@@ -158,8 +158,9 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, (ConnectionError, TimeoutError, httpx.TransportError))
 
 
-_SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"fallback": "domain"}
-"""What runs planned before a setting existed did: retrieval fell back to the whole domain."""
+_SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"fallback": "domain", "distiller_labels": "distiller"}
+"""What runs planned before a setting existed did: retrieval fell back to the whole domain, and the
+distiller labelled each constraint from the taxonomy shown in its prompt."""
 
 
 def _check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
@@ -290,6 +291,7 @@ class _Context:
                 samples=bank.samples,
                 max_turns=self.config.turns,
                 source_agent=source,
+                labels=team.distiller_labels,
                 retry_policy=self.retry,
             )
             out.append((bank.thread_prefix(source), graph.compile(checkpointer=self.checkpointer, store=self.store)))

@@ -20,6 +20,7 @@ from memcollab_langgraph.nodes import (
     fan_out_to_agents,
     route_to_distiller,
 )
+from memcollab_langgraph.schema import ConstraintLabels
 from memcollab_langgraph.taxonomy import Taxonomy
 
 __all__ = ["create_build_graph", "strongest"]
@@ -44,6 +45,7 @@ def create_build_graph(
     k: int = 3,
     max_turns: int = 3,
     source_agent: str | None = None,
+    labels: ConstraintLabels = "task",
     retry_policy: RetryPolicy | None = None,
 ) -> StateGraph[BuildState]:
     """A graph building shared memory from one training task (state key ``task``).
@@ -69,6 +71,8 @@ def create_build_graph(
         k: Constraints per distillation at most.
         max_turns: Reasoning turns per solve.
         source_agent: For the single-agent baselines: whose trajectories are distilled.
+        labels: Where each constraint's category comes from: the task's classification (``"task"``)
+            or the distiller's own label (``"distiller"``); see :func:`create_distiller_node`.
         retry_policy: Retries for the model-calling nodes (network errors, rate limits).
 
     Returns:
@@ -119,6 +123,7 @@ def create_build_graph(
             bank_name=bank_name,
             taxonomy=taxonomy,
             source_agent=source_agent,
+            labels=labels,
         ),
         retry_policy=retry_policy,
     )

@@ -44,7 +44,9 @@ from memcollab_langgraph.verifiers import extract_code
 __all__ = [
     "DistillerOutput",
     "DraftConstraint",
+    "DraftRule",
     "RejectedConstraint",
+    "RuleOutput",
     "SourceMaterial",
     "build_constraints",
     "source_material",
@@ -181,18 +183,30 @@ def task_specific_reason(text: str, source: SourceMaterial) -> str | None:
 _TEXT: dict[str, JsonValue] = {"minLength": 12, "maxLength": 240}
 
 
-class DraftConstraint(BaseModel):
-    """One constraint as the distiller model writes it."""
+class DraftRule(BaseModel):
+    """One constraint as the distiller model writes it when its category is the task's (``labels="task"``)."""
 
     when: str = Field(description="The kind of situation, without task-specific details.", json_schema_extra=_TEXT)
     enforce: str = Field(description="The reasoning invariant to keep.", json_schema_extra=_TEXT)
     avoid: str = Field(description="The violation pattern to avoid.", json_schema_extra=_TEXT)
+
+
+class DraftConstraint(DraftRule):
+    """One constraint as the distiller model writes it, with its own taxonomy label (``labels="distiller"``)."""
+
     category: str = Field(default="", description="A category slug of the taxonomy.")
     subcategory: str | None = Field(default=None, description="A subcategory slug, or null.")
 
 
+class RuleOutput(BaseModel):
+    """The distiller's structured output when constraints take the task's category."""
+
+    constraints: list[DraftRule]
+    """Required (possibly empty), so that a stray object without it is not read as "nothing learned"."""
+
+
 class DistillerOutput(BaseModel):
-    """The distiller's structured output."""
+    """The distiller's structured output when it labels each constraint."""
 
     constraints: list[DraftConstraint]
     """Required (possibly empty), so that a stray object without it is not read as "nothing learned"."""
@@ -203,13 +217,17 @@ class RejectedConstraint(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    draft: DraftConstraint
+    draft: DraftConstraint | DraftRule
     reason: str
 
 
 def _category(
-    draft: DraftConstraint, taxonomy: Taxonomy, task: Task, fallback: CategoryPath | None
+    draft: DraftRule, taxonomy: Taxonomy, task: Task, fallback: CategoryPath | None
 ) -> tuple[CategoryPath | None, str | None]:
+    if not isinstance(draft, DraftConstraint):  # labels="task": the constraint is filed under the task's category
+        if fallback is None:
+            return None, "the task has no category, and constraints take the task's category (labels='task')"
+        return fallback, None
     label = "/".join(p.strip() for p in (draft.category, draft.subcategory or "") if p and p.strip())
     path = taxonomy.resolve(label, domain=task.domain) if label else None
     if path is not None and path.category is not None:
@@ -223,7 +241,7 @@ def _category(
 
 
 def build_constraints(
-    drafts: Sequence[DraftConstraint],
+    drafts: Sequence[DraftRule],
     *,
     k: int,
     taxonomy: Taxonomy,
@@ -232,7 +250,11 @@ def build_constraints(
     source: SourceMaterial,
     provenance: Provenance,
 ) -> tuple[list[Constraint], list[RejectedConstraint], list[str]]:
-    """Check drafted constraints; returns the accepted constraints, the rejections and notes."""
+    """Check drafted constraints; returns the accepted constraints, the rejections and notes.
+
+    A :class:`DraftConstraint` is filed under its own label (the task's category when the label is not
+    in the taxonomy); a plain :class:`DraftRule` under the task's category.
+    """
     accepted: list[Constraint] = []
     rejected: list[RejectedConstraint] = []
     notes: list[str] = []

@@ -31,6 +31,7 @@ from memcollab_langgraph.models import Agent, agents_by_name, model_id_of
 from memcollab_langgraph.nodes.abstraction import (
     DistillerOutput,
     RejectedConstraint,
+    RuleOutput,
     build_constraints,
     source_material,
 )
@@ -40,7 +41,7 @@ from memcollab_langgraph.nodes.llm import ModelCall, StructuredMethod, structure
 from memcollab_langgraph.nodes.parsing import ParseMode, parse_structured
 from memcollab_langgraph.nodes.preference import Preference, PreferenceRule, choose_preference
 from memcollab_langgraph.nodes.prompts import contrastive_distiller_messages, single_distiller_messages
-from memcollab_langgraph.schema import AgentRef, Provenance, Trajectory
+from memcollab_langgraph.schema import AgentRef, ConstraintLabels, Provenance, Trajectory
 from memcollab_langgraph.taxonomy import Taxonomy, get_taxonomy
 
 __all__ = [
@@ -92,10 +93,16 @@ class DistillerSettings:
     identical_threshold: float | None = 0.9
     max_transcript_chars: int = 4000
     structured_method: StructuredMethod | None = None
+    labels: ConstraintLabels = "task"
 
     def __post_init__(self) -> None:
         if self.method not in get_args(DistillerMethod):
             raise ConfigurationError(f"method must be one of {list(get_args(DistillerMethod))}, got {self.method!r}")
+        if self.labels not in get_args(ConstraintLabels):
+            raise ConfigurationError(
+                f"labels must be one of {list(get_args(ConstraintLabels))} (where a constraint's category "
+                f"comes from), got {self.labels!r}"
+            )
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ConfigurationError(f"k must be a positive int (constraints per distillation), got {self.k!r}")
         check_bank_name(self.bank_name)
@@ -205,6 +212,7 @@ def _program(
                 k=settings.k,
                 category=category,
                 max_chars=settings.max_transcript_chars,
+                labels=settings.labels,
             )
         else:
             messages = contrastive_distiller_messages(
@@ -215,11 +223,11 @@ def _program(
                 k=settings.k,
                 category=category,
                 max_chars=settings.max_transcript_chars,
+                labels=settings.labels,
             )
-        reply = yield from perform(
-            structured_effect(model, DistillerOutput, messages, method=settings.structured_method)
-        )
-        parsed = parse_structured(reply.result, DistillerOutput, list_key="constraints")
+        schema: type[RuleOutput | DistillerOutput] = RuleOutput if settings.labels == "task" else DistillerOutput
+        reply = yield from perform(structured_effect(model, schema, messages, method=settings.structured_method))
+        parsed = parse_structured(reply.result, schema, list_key="constraints")
         distiller_id = reply.usage.model or model_id_of(model)
         calls.append(ModelCall(step="distill", usage=reply.usage, ok=parsed.ok, reason=parsed.reason))
         provenance = Provenance(
@@ -269,14 +277,16 @@ def create_distiller_node(
     identical_threshold: float | None = 0.9,
     max_transcript_chars: int = 4000,
     structured_method: StructuredMethod | None = None,
+    labels: ConstraintLabels = "task",
     name: str = "distill",
 ) -> NodeRunnable:
     """A node distilling the trajectories of ``state["task"]`` into constraints in the graph's store.
 
     Reads ``task``, ``trajectories`` (else ``trajectory``; verified, for the contrastive methods) and
-    ``category`` (else ``classification`` or ``Task.category``; used when a drafted label is not in
-    the taxonomy). Writes ``distillations`` (one :class:`DistillationReport` per distillation, with the
-    rule applied, the parse mode and every rejection's reason) and ``usage_log``.
+    ``category`` (else ``classification`` or ``Task.category``: the category of every constraint with
+    ``labels="task"``, else the fallback for a drafted label that is not in the taxonomy). Writes
+    ``distillations`` (one :class:`DistillationReport` per distillation, with the rule applied, the
+    parse mode and every rejection's reason) and ``usage_log``.
 
     Args:
         distiller_model: The model that distills (by default in MemCollab the strongest agent's).
@@ -289,6 +299,10 @@ def create_distiller_node(
         identical_threshold: See :func:`~memcollab_langgraph.nodes.preference.choose_preference`.
         max_transcript_chars: Each trajectory is clipped to this many characters in the prompt.
         structured_method: ``with_structured_output`` method; ``None`` is the model's default.
+        labels: Where each constraint's category comes from (:data:`~memcollab_langgraph.schema.ConstraintLabels`):
+            ``"task"`` (default) files every constraint under the task's category and keeps the taxonomy
+            out of the prompt, where a small distiller drifts towards writing about the category names;
+            ``"distiller"`` shows the taxonomy and lets the model label each constraint.
         name: The runnable's name.
 
     Raises:
@@ -303,11 +317,11 @@ def create_distiller_node(
         >>> big = Agent(name="big", model=ScriptedChatModel([]), strength=2)
         >>> small = Agent(name="small", model=ScriptedChatModel([]), strength=1)
         >>> reply = ('{"constraints": [{"when": "a rate is given per unit", "enforce": "multiply by '
-        ...          'the count", "avoid": "adding the rate", "category": "prealgebra", '
-        ...          '"subcategory": "rates"}]}')
+        ...          'the count", "avoid": "adding the rate"}]}')
         >>> node = create_distiller_node(ScriptedChatModel([reply]), agents=[big, small], taxonomy="math")
         >>> graph = StateGraph(BuildState).add_node("distill", node).add_edge(START, "distill")
-        >>> task = Task(id="t", domain="math", question="Pens cost 3 each; price of 5 pens?", answer="15")
+        >>> task = Task(id="t", domain="math", question="Pens cost 3 each; price of 5 pens?", answer="15",
+        ...             category="math/prealgebra/rates")
         >>> trajs = [Trajectory(task_id="t", agent=big.ref, answer="8", correct=False),
         ...          Trajectory(task_id="t", agent=small.ref, answer="15", correct=True)]
         >>> out = graph.compile(store=InMemoryStore()).invoke({"task": task, "trajectories": trajs})
@@ -328,6 +342,7 @@ def create_distiller_node(
         identical_threshold=identical_threshold,
         max_transcript_chars=max_transcript_chars,
         structured_method=structured_method,
+        labels=labels,
     )
     if method == "contrastive" and not agents:
         raise ConfigurationError(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from memcollab_langgraph.schema import CategoryPath, Constraint, Task, Trajectory
+from memcollab_langgraph.schema import CategoryPath, Constraint, ConstraintLabels, Task, Trajectory
 from memcollab_langgraph.taxonomy import Taxonomy
 
 __all__ = [
@@ -37,19 +37,35 @@ _CODE_INSTRUCTIONS = (
     "Write a correct, self-contained Python solution. Reply with the complete program in one ```python code block."
 )
 
-_DISTILL_RULES = (
+_DISTILL_FORM = (
     "Write at most {k} constraints. Each has the form: When <condition>, enforce <reasoning invariant>; "
-    "avoid <violation pattern>. Constraints must be abstract and reusable: no numbers, names, "
-    "identifiers or code copied from the task or its solutions; describe the kind of situation and "
-    "the reasoning rule. Label each with a `category` and optional `subcategory` slug from this "
-    "taxonomy:\n{labels}\n"
-    'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ..., '
-    '"category": ..., "subcategory": ...}}]}}. An empty list is fine when nothing general can be learned.\n'
-    # One worked example: small models otherwise restate the task or echo the field descriptions.
-    'Example of the expected abstraction (for a different task): {{"when": "a price is reduced by a '
-    'percentage and then changed again", "enforce": "apply each percentage to the amount that exists at '
-    'that step", "avoid": "adding or subtracting the percentages directly", "category": "prealgebra", '
-    '"subcategory": "percentages"}}'
+    "avoid <violation pattern>.\n"
+    "- `when` names a kind of problem or step that many other tasks share, in general words: none of "
+    "this task's objects, people, places or events, and no numbers, names, identifiers or code copied "
+    "from the task or its solutions.\n"
+    "- `enforce` is a concrete rule a solver can apply (an operation, an order of steps, a check), not "
+    'advice such as "use the correct formula" or "be careful".\n'
+    "- `avoid` is the concrete mistake the rule prevents.\n"
+)
+# Examples from both domains, none about one task: small models copy a single example into unrelated
+# constraints, and without any they restate the task or echo the field descriptions.
+_DISTILL_EXAMPLES = (
+    "Examples of the expected abstraction (for other tasks): "
+    '{{"when": "a quantity changes by several percentages in turn", "enforce": "apply each percentage '
+    'to the amount that exists at that step", "avoid": "adding or subtracting the percentages directly"}}; '
+    '{{"when": "quantities are given in different units", "enforce": "convert every quantity to one '
+    'unit before combining them", "avoid": "adding numbers measured in different units"}}; '
+    '{{"when": "a function may receive an empty sequence", "enforce": "handle the empty case before '
+    'reading the first element", "avoid": "indexing element 0 without checking the length"}}'
+)
+_DISTILL_REPLY_TASK_LABEL = (
+    'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ...}}]}}. An empty list '
+    "is fine when nothing general and concrete can be learned.\n"
+)
+_DISTILL_REPLY_OWN_LABEL = (
+    "Label each constraint with a `category` and optional `subcategory` slug from this taxonomy:\n{labels}\n"
+    'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ..., "category": ..., '
+    '"subcategory": ...}}]}}. An empty list is fine when nothing general and concrete can be learned.\n'
 )
 
 
@@ -129,10 +145,15 @@ def render_transcript(trajectory: Trajectory, *, max_chars: int = 4000) -> str:
     return f"Final answer: {trajectory.answer!r}. Verdict: {verdict}{detail}.\n{body}"
 
 
-def _distiller_system(role: str, taxonomy: Taxonomy, task: Task, k: int) -> str:
-    # The rules and the taxonomy (over a thousand tokens) come before anything task-specific: the
+def _distiller_system(role: str, taxonomy: Taxonomy, task: Task, k: int, labels: ConstraintLabels) -> str:
+    # The rules (and the taxonomy, over a thousand tokens) come before anything task-specific: the
     # same for every task of a build, so a server with a prompt cache evaluates them once.
-    return f"{role}\n\n{_DISTILL_RULES.format(k=k, labels=taxonomy.render(task.domain))}"
+    reply = (
+        _DISTILL_REPLY_TASK_LABEL
+        if labels == "task"
+        else _DISTILL_REPLY_OWN_LABEL.format(labels=taxonomy.render(task.domain))
+    )
+    return f"{role}\n\n{_DISTILL_FORM.format(k=k)}{reply}{_DISTILL_EXAMPLES.format()}"
 
 
 def _classified(category: CategoryPath | None) -> str:
@@ -148,6 +169,7 @@ def contrastive_distiller_messages(
     k: int,
     category: CategoryPath | None,
     max_chars: int,
+    labels: ConstraintLabels = "task",
 ) -> list[BaseMessage]:
     """Contrast a preferred trajectory with unpreferred ones and ask for abstract constraints."""
     system = _distiller_system(
@@ -156,6 +178,7 @@ def contrastive_distiller_messages(
         taxonomy,
         task,
         k,
+        labels,
     )
     others = "\n\n".join(
         f"UNPREFERRED SOLUTION {i}:\n{render_transcript(t, max_chars=max_chars)}"
@@ -178,6 +201,7 @@ def single_distiller_messages(
     k: int,
     category: CategoryPath | None,
     max_chars: int,
+    labels: ConstraintLabels = "task",
 ) -> list[BaseMessage]:
     """Distill constraints from one trajectory (the non-contrastive baselines)."""
     system = _distiller_system(
@@ -186,6 +210,7 @@ def single_distiller_messages(
         taxonomy,
         task,
         k,
+        labels,
     )
     user = (
         f"TASK:\n{task.question.strip()}\n\n"
