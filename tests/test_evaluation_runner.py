@@ -440,33 +440,36 @@ def test_a_run_refuses_other_settings_under_the_same_run_id(tmp_path: Path) -> N
     assert team.count("solve") > 0
 
 
-def test_a_run_planned_before_the_fallback_setting_existed_resumes_as_domain_fallback(tmp_path: Path) -> None:
-    old = make_config(tmp_path, conditions=["vanilla"], fallback="domain")
+def _with_labels(tmp_path: Path, labels: str | None) -> EvalConfig:
+    team = json.loads(json.dumps(make_config(tmp_path).team.model_dump(mode="json", exclude_none=True)))
+    team["distiller"] = {"agent": "big", **({"labels": labels} if labels else {})}
+    return make_config(tmp_path, conditions=["vanilla"], team=team)
+
+
+@pytest.mark.parametrize(
+    ("setting", "as_before", "default"),
+    [
+        ("fallback", {"fallback": "domain"}, {}),  # retrieval fell back to the whole domain
+        ("distiller_labels", {"labels": "distiller"}, {"labels": None}),  # the distiller labelled constraints
+    ],
+)
+def test_a_run_planned_before_a_setting_existed_resumes_with_what_it_did_then(
+    tmp_path: Path, setting: str, as_before: dict[str, Any], default: dict[str, Any]
+) -> None:
+    def config(values: dict[str, Any]) -> EvalConfig:
+        if "labels" in values:
+            return _with_labels(tmp_path, values["labels"])
+        return make_config(tmp_path, conditions=["vanilla"], **values)
+
+    old = config(as_before)
     evaluate(old, Team(), InMemoryStore())
     plan_file = old.run_directory / "plan.json"
     plan = json.loads(plan_file.read_text())
-    del plan["metadata"]["fingerprint"]["fallback"]  # as written by the code before the setting
+    del plan["metadata"]["fingerprint"][setting]  # as written by the code before the setting
     plan_file.write_text(json.dumps(plan))
     evaluate(old, Team(), InMemoryStore())  # the same settings: resumes
-    with pytest.raises(ConfigurationError, match=r"changed: \['fallback'\]"):
-        evaluate(make_config(tmp_path, conditions=["vanilla"]), Team(), InMemoryStore())
-
-
-def test_a_run_planned_before_the_labels_setting_existed_resumes_with_distiller_labels(tmp_path: Path) -> None:
-    def config(labels: str | None) -> EvalConfig:
-        team = json.loads(json.dumps(make_config(tmp_path).team.model_dump(mode="json", exclude_none=True)))
-        team["distiller"] = {"agent": "big", **({"labels": labels} if labels else {})}
-        return make_config(tmp_path, conditions=["vanilla"], team=team)
-
-    old = config("distiller")
-    evaluate(old, Team(), InMemoryStore())
-    plan_file = old.run_directory / "plan.json"
-    plan = json.loads(plan_file.read_text())
-    del plan["metadata"]["fingerprint"]["distiller_labels"]  # as written by the code before the setting
-    plan_file.write_text(json.dumps(plan))
-    evaluate(old, Team(), InMemoryStore())  # the same settings: resumes
-    with pytest.raises(ConfigurationError, match=r"changed: \['distiller_labels'\]"):
-        evaluate(config(None), Team(), InMemoryStore())  # the default is "task"
+    with pytest.raises(ConfigurationError, match=rf"changed: \['{setting}'\]"):
+        evaluate(config(default), Team(), InMemoryStore())  # today's default differs
 
 
 def test_a_store_that_lost_the_banks_is_detected(tmp_path: Path) -> None:
