@@ -363,7 +363,9 @@ def test_distiller_prompts_start_with_a_prefix_shared_by_every_task(labels: Cons
         assert (taxonomy.render("math") in first[0].text) is (labels == "distiller")
         assert ('"category"' in first[0].text) is (labels == "distiller")
         assert "Write at most 3 constraints" in first[0].text
-        assert first[0].text.count('{"when": ') == 4  # the reply format and three examples of other tasks
+        # The reply format only: Qwen2.5-Coder-1.5B returned worked examples verbatim for every task.
+        assert first[0].text.count('{"when": ') == 1
+        assert "example" not in first[0].text.lower()
         assert TASK.question not in first[0].text
         assert TASK.question in first[1].text
         assert f"(The task was classified as {RATES}.)" in first[1].text
@@ -401,3 +403,22 @@ def test_task_labels_file_every_constraint_under_the_tasks_category(
 def test_labels_must_be_task_or_distiller() -> None:
     with pytest.raises(ConfigurationError, match=r"labels must be one of \['task', 'distiller'\].*got 'model'"):
         create_distiller_node(ScriptedChatModel([]), agents=AGENTS, labels="model")  # type: ignore[arg-type]
+
+
+def test_drafts_that_repeat_the_prompts_template_are_rejected(store: BaseStore, mode: str) -> None:
+    drafts = [
+        {"when": "<condition>", "enforce": "multiply price by count", "avoid": "adding them"},
+        {"when": "a price is given", "enforce": "The reasoning invariant to keep.", "avoid": "adding them"},
+        {"when": "a price is given per item", "enforce": "multiply the unit price by the count", "avoid": "..."},
+        GOOD_DRAFT,
+    ]
+    node = create_distiller_node(ScriptedChatModel([_reply(*drafts)]), agents=AGENTS, taxonomy="math", k=4)
+    [report] = _run(
+        node, store, {"task": TASK, "trajectories": [_traj(BIG, "45", False), _traj(SMALL, "48", True)]}, mode
+    )["distillations"]
+    assert [r.reason for r in report.rejected] == [
+        "the when field repeats the prompt's template: '<condition>'",
+        "the enforce field repeats the prompt's template: 'The reasoning invariant to keep.'",
+        "the avoid field repeats the prompt's template: '...'",
+    ]
+    assert [c.when for c in MemoryBank(store).list_constraints()] == [GOOD_DRAFT["when"]]

@@ -51,6 +51,7 @@ __all__ = [
     "build_constraints",
     "source_material",
     "task_specific_reason",
+    "template_echo_reason",
 ]
 
 _ALLOWED_NUMBERS = frozenset({"0", "1", "2"})
@@ -221,6 +222,36 @@ class RejectedConstraint(BaseModel):
     reason: str
 
 
+def _normalized(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+_TEMPLATE_TEXTS = frozenset(
+    _normalized(text)
+    for text in (
+        *(field.description or "" for field in DraftRule.model_fields.values()),
+        "condition",
+        "reasoning invariant",
+        "violation pattern",
+    )
+)
+
+
+def template_echo_reason(draft: DraftRule) -> str | None:
+    """Why a draft only repeats the prompt's template (a field description, ``<condition>``, ``...``), else ``None``.
+
+    Example:
+        >>> template_echo_reason(DraftRule(when="<condition>", enforce="keep units", avoid="mixing units"))
+        "the when field repeats the prompt's template: '<condition>'"
+    """
+    for name in ("when", "enforce", "avoid"):
+        text: str = getattr(draft, name)
+        words = _normalized(text)
+        if text.strip() and (words in _TEMPLATE_TEXTS or not words):  # a description, "<condition>", "..."
+            return f"the {name} field repeats the prompt's template: {text!r}"
+    return None
+
+
 def _category(
     draft: DraftRule, taxonomy: Taxonomy, task: Task, fallback: CategoryPath | None
 ) -> tuple[CategoryPath | None, str | None]:
@@ -261,6 +292,10 @@ def build_constraints(
     for i, draft in enumerate(drafts):
         if i >= k:
             rejected.append(RejectedConstraint(draft=draft, reason=f"beyond the limit of k={k} constraints"))
+            continue
+        echo = template_echo_reason(draft)
+        if echo is not None:
+            rejected.append(RejectedConstraint(draft=draft, reason=echo))
             continue
         path, note = _category(draft, taxonomy, task, category)
         if path is None:

@@ -47,17 +47,6 @@ _DISTILL_FORM = (
     'advice such as "use the correct formula" or "be careful".\n'
     "- `avoid` is the concrete mistake the rule prevents.\n"
 )
-# Examples from both domains, none about one task: small models copy a single example into unrelated
-# constraints, and without any they restate the task or echo the field descriptions.
-_DISTILL_EXAMPLES = (
-    "Examples of the expected abstraction (for other tasks): "
-    '{{"when": "a quantity changes by several percentages in turn", "enforce": "apply each percentage '
-    'to the amount that exists at that step", "avoid": "adding or subtracting the percentages directly"}}; '
-    '{{"when": "quantities are given in different units", "enforce": "convert every quantity to one '
-    'unit before combining them", "avoid": "adding numbers measured in different units"}}; '
-    '{{"when": "a function may receive an empty sequence", "enforce": "handle the empty case before '
-    'reading the first element", "avoid": "indexing element 0 without checking the length"}}'
-)
 _DISTILL_REPLY_TASK_LABEL = (
     'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ...}}]}}. An empty list '
     "is fine when nothing general and concrete can be learned.\n"
@@ -153,7 +142,9 @@ def _distiller_system(role: str, taxonomy: Taxonomy, task: Task, k: int, labels:
         if labels == "task"
         else _DISTILL_REPLY_OWN_LABEL.format(labels=taxonomy.render(task.domain))
     )
-    return f"{role}\n\n{_DISTILL_FORM.format(k=k)}{reply}{_DISTILL_EXAMPLES.format()}"
+    # No worked example: measured with Qwen2.5-Coder-1.5B, a single example was pasted into unrelated
+    # constraints and three examples were returned verbatim for every task (docs/results.md).
+    return f"{role}\n\n{_DISTILL_FORM.format(k=k)}{reply}"
 
 
 def _classified(category: CategoryPath | None) -> str:
