@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from memcollab_langgraph.nodes.prompts import WORKED_EXAMPLE
 from memcollab_langgraph.schema import CategoryPath, Constraint, Provenance, Task, Trajectory
 from memcollab_langgraph.taxonomy import Taxonomy
 from memcollab_langgraph.verifiers import extract_code
@@ -233,12 +234,14 @@ _TEMPLATE_TEXTS = frozenset(
         "condition",
         "reasoning invariant",
         "violation pattern",
+        WORKED_EXAMPLE["when"],
+        WORKED_EXAMPLE["enforce"],
     )
 )
 
 
 def template_echo_reason(draft: DraftRule) -> str | None:
-    """Why a draft only repeats the prompt's template (a field description, ``<condition>``, ``...``), else ``None``.
+    """Why a draft only repeats the prompt: a field description, ``<condition>``, ``...``, the worked example.
 
     Example:
         >>> template_echo_reason(DraftRule(when="<condition>", enforce="keep units", avoid="mixing units"))

@@ -15,6 +15,7 @@ from memcollab_langgraph.schema import CategoryPath, Constraint, ConstraintLabel
 from memcollab_langgraph.taxonomy import Taxonomy
 
 __all__ = [
+    "WORKED_EXAMPLE",
     "classifier_messages",
     "contrastive_distiller_messages",
     "render_constraints",
@@ -39,22 +40,27 @@ _CODE_INSTRUCTIONS = (
 
 _DISTILL_FORM = (
     "Write at most {k} constraints. Each has the form: When <condition>, enforce <reasoning invariant>; "
-    "avoid <violation pattern>.\n"
-    "- `when` names a kind of problem or step that many other tasks share, in general words: none of "
-    "this task's objects, people, places or events, and no numbers, names, identifiers or code copied "
-    "from the task or its solutions.\n"
-    "- `enforce` is a concrete rule a solver can apply (an operation, an order of steps, a check), not "
-    'advice such as "use the correct formula" or "be careful".\n'
-    "- `avoid` is the concrete mistake the rule prevents.\n"
+    "avoid <violation pattern>. Constraints must be abstract and reusable: no numbers, names, "
+    "identifiers or code copied from the task or its solutions; describe the kind of situation and "
+    "the reasoning rule. "
 )
-_DISTILL_REPLY_TASK_LABEL = (
-    'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ...}}]}}. An empty list '
-    "is fine when nothing general and concrete can be learned.\n"
+_DISTILL_LABELS = "Label each with a `category` and optional `subcategory` slug from this taxonomy:\n{labels}\n"
+_DISTILL_REPLY = (
+    'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ...{label_fields}}}]}}. '
+    "An empty list is fine when nothing general can be learned.\n"
 )
-_DISTILL_REPLY_OWN_LABEL = (
-    "Label each constraint with a `category` and optional `subcategory` slug from this taxonomy:\n{labels}\n"
-    'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ..., "category": ..., '
-    '"subcategory": ...}}]}}. An empty list is fine when nothing general and concrete can be learned.\n'
+WORKED_EXAMPLE = {
+    "when": "a price is reduced by a percentage and then changed again",
+    "enforce": "apply each percentage to the amount that exists at that step",
+    "avoid": "adding or subtracting the percentages directly",
+}
+"""The distiller prompt's one worked example. Without it Qwen2.5-Coder-1.5B echoed the instructions as
+constraints, and given three it returned the three verbatim for every task (docs/results.md); a
+constraint that copies it is rejected (:func:`~memcollab_langgraph.nodes.abstraction.template_echo_reason`)."""
+_DISTILL_EXAMPLE = (
+    "Example of the expected abstraction (for a different task): "
+    + '{{{{"when": "{when}", "enforce": "{enforce}", "avoid": "{avoid}"'.format(**WORKED_EXAMPLE)
+    + "{label_values}}}"
 )
 
 
@@ -137,14 +143,15 @@ def render_transcript(trajectory: Trajectory, *, max_chars: int = 4000) -> str:
 def _distiller_system(role: str, taxonomy: Taxonomy, task: Task, k: int, labels: ConstraintLabels) -> str:
     # The rules (and the taxonomy, over a thousand tokens) come before anything task-specific: the
     # same for every task of a build, so a server with a prompt cache evaluates them once.
-    reply = (
-        _DISTILL_REPLY_TASK_LABEL
-        if labels == "task"
-        else _DISTILL_REPLY_OWN_LABEL.format(labels=taxonomy.render(task.domain))
+    own = labels == "distiller"
+    text = _DISTILL_FORM.format(k=k)
+    if own:
+        text += _DISTILL_LABELS.format(labels=taxonomy.render(task.domain))
+    text += _DISTILL_REPLY.format(label_fields=', "category": ..., "subcategory": ...' if own else "")
+    text += _DISTILL_EXAMPLE.format(
+        label_values=', "category": "prealgebra", "subcategory": "percentages"' if own else ""
     )
-    # No worked example: measured with Qwen2.5-Coder-1.5B, a single example was pasted into unrelated
-    # constraints and three examples were returned verbatim for every task (docs/results.md).
-    return f"{role}\n\n{_DISTILL_FORM.format(k=k)}{reply}"
+    return f"{role}\n\n{text}"
 
 
 def _classified(category: CategoryPath | None) -> str:
