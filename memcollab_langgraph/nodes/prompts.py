@@ -7,7 +7,8 @@ changed in one place. Constraints are rendered as one numbered sentence each, "W
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
@@ -49,11 +50,13 @@ _DISTILL_REPLY = (
     'Reply with JSON: {{"constraints": [{{"when": ..., "enforce": ..., "avoid": ...{label_fields}}}]}}. '
     "An empty list is fine when nothing general can be learned.\n"
 )
-WORKED_EXAMPLE = {
-    "when": "a price is reduced by a percentage and then changed again",
-    "enforce": "apply each percentage to the amount that exists at that step",
-    "avoid": "adding or subtracting the percentages directly",
-}
+WORKED_EXAMPLE: Mapping[str, str] = MappingProxyType(
+    {
+        "when": "a price is reduced by a percentage and then changed again",
+        "enforce": "apply each percentage to the amount that exists at that step",
+        "avoid": "adding or subtracting the percentages directly",
+    }
+)
 """The distiller prompt's one worked example. Without it Qwen2.5-Coder-1.5B echoed the instructions as
 constraints, and given three it returned the three verbatim for every task (docs/results.md); a
 constraint that copies it is rejected (:func:`~memcollab_langgraph.nodes.abstraction.template_echo_reason`)."""
