@@ -104,9 +104,9 @@ class Runtime:
         """Build the agents on first use, starting (or finding) the local server they need."""
         if self._stack is None:
             raise ConfigurationError("use the Runtime as a context manager: `with Runtime(config) as rt:`")
-        needed = [a for a in self.config.agents if a.local_alias and a.name not in self._models]
+        needed = [a.local_alias for a in self.config.agents if a.local_alias and a.name not in self._models]
         if needed and not self.endpoints:
-            self.endpoints = self._stack.enter_context(self._local_endpoints())
+            self.endpoints = self._stack.enter_context(self._local_endpoints(list(dict.fromkeys(needed))))
         return {a.name: self._agent(a) for a in self.config.agents}
 
     @property
@@ -127,15 +127,14 @@ class Runtime:
     _owns_store = False
 
     @contextlib.contextmanager
-    def _local_endpoints(self) -> Iterator[dict[str, Any]]:
-        """Alias -> endpoint for every local alias the agents use: running detached servers are reused,
-        missing ones started (one for all, or one per model with ``servers = "per_model"``) and stopped
-        on exit."""
+    def _local_endpoints(self, wanted: list[str]) -> Iterator[dict[str, Any]]:
+        """Alias -> endpoint for the ``wanted`` local aliases (those of agents without a given model):
+        running detached servers are reused, missing ones started (one for all, or one per model with
+        ``servers = "per_model"``) and stopped on exit."""
         from memcollab_langgraph.local import list_detached
 
         local = self.config.local
         assert local is not None  # validated: local: agents need [local]
-        wanted = self.config.local_aliases
         detached = list_detached()
         groups = [wanted] if local.servers == "shared" else [[alias] for alias in wanted]
         endpoints: dict[str, Any] = {}

@@ -169,6 +169,19 @@ def test_local_agents_get_one_server_or_one_per_model(monkeypatch: pytest.Monkey
     assert {rt.endpoints[alias].base_url for alias in ("small", "big")} == set(urls.values())
 
 
+def test_no_server_for_a_model_that_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    import memcollab_langgraph.local as local
+
+    monkeypatch.setattr(_FakeServer, "started", [])
+    monkeypatch.setattr(local, "LocalServer", _FakeServer)
+    monkeypatch.setattr(local, "list_detached", list)
+    given = ScriptedChatModel([], model_name="big")
+    with Runtime(parse_config(_team("per_model")), models={"strong": given}) as rt:
+        assert rt.agents["strong"].model is given
+        assert [s.aliases for s in _FakeServer.started] == [("small",)]
+        assert set(rt.endpoints) == {"small"}
+
+
 def test_per_model_servers_reuse_a_detached_server_of_one_model(monkeypatch: pytest.MonkeyPatch) -> None:
     import memcollab_langgraph.local as local
 
