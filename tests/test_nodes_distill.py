@@ -12,6 +12,7 @@ from langchain_core.runnables import Runnable
 from langgraph.graph import START, StateGraph
 from langgraph.store.base import BaseStore
 
+from memcollab_langgraph.cli.render import distillation_summary
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.models import Agent
@@ -428,3 +429,23 @@ def test_drafts_that_repeat_the_prompts_template_are_rejected(store: BaseStore, 
         f"the when field repeats the prompt's template: {WORKED_EXAMPLE['when']!r}",
     ]
     assert [c.when for c in MemoryBank(store).list_constraints()] == [GOOD_DRAFT["when"]]
+
+
+def test_the_demo_summary_says_what_was_stored_and_why_drafts_were_rejected(store: BaseStore) -> None:
+    drafts = [
+        dict(WORKED_EXAMPLE),
+        _draft("selling 16 eggs", "multiply 16 by the price", "adding"),
+        _draft("items sold at 3 each", "multiply 3 by the count", "adding"),
+        GOOD_DRAFT,
+    ]
+    node = create_distiller_node(ScriptedChatModel([_reply(*drafts), _reply(GOOD_DRAFT)]), agents=AGENTS, k=4)
+    state = {"task": TASK, "trajectories": [_traj(BIG, "45", False), _traj(SMALL, "48", True)]}
+    first = _run(node, store, state, "sync")["distillations"]
+    again = _run(node, store, state, "sync")["distillations"]  # the same rule from the same task: merged
+    skipped = _run(node, store, {**state, "trajectories": [_traj(BIG, "48", True), _traj(SMALL, "48", True)]}, "sync")
+    assert distillation_summary([*first, *again, *skipped["distillations"]]) == (
+        "distiller: 3 distillation(s), 1 constraint(s) stored, 1 already in memory (merged), "
+        "1 skipped (nothing to contrast); 3 draft(s) rejected, mostly: copies task-specific number(s) (2); "
+        "the when field repeats the prompt's template (1)"
+    )
+    assert distillation_summary([]) == "distiller: no distillation"

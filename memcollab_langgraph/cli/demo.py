@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from memcollab_langgraph.cli.render import console, hits_table, notes, usage_table
+from memcollab_langgraph.cli.render import console, distillation_summary, hits_table, notes, usage_table
 from memcollab_langgraph.config import Config, parse_config
 from memcollab_langgraph.errors import ConfigurationError, MemCollabError
 from memcollab_langgraph.graphs import create_build_graph, create_solve_graph, run_tasks, sqlite_checkpointer
@@ -23,6 +23,10 @@ from memcollab_langgraph.tasks import demo_tasks
 __all__ = ["demo", "demo_config"]
 
 QWEN = {"qwen-1_5b": "qwen2.5-coder-1.5b", "qwen-0_5b": "qwen2.5-coder-0.5b"}
+
+
+_THREADS = "demo"
+"""Checkpointer thread prefix of the demo's build (``run_tasks`` names a task's thread ``<prefix>:<id>``)."""
 
 
 def _qwen_available() -> bool:
@@ -103,12 +107,20 @@ def demo(
             )
             with sqlite_checkpointer(rt.checkpoints_path) as saver:
                 compiled = graph.compile(checkpointer=saver, store=rt.store)
-                report = run_tasks(compiled, train_tasks, thread_prefix="demo", max_concurrency=cfg.max_concurrency)
+                report = run_tasks(compiled, train_tasks, thread_prefix=_THREADS, max_concurrency=cfg.max_concurrency)
+                distilled = [
+                    d
+                    for t in train_tasks
+                    for d in compiled.get_state(
+                        {"configurable": {"thread_id": f"{_THREADS}:{t.id}"}}  # run_tasks' thread of the task
+                    ).values.get("distillations", [])
+                ]
             stats = rt.bank.stats()
             console.print(
                 f"{len(report.completed)} tasks built, {len(report.skipped)} were already done; "
                 f"memory: {stats.total} constraints {stats.by_status}"
             )
+            console.print(distillation_summary(distilled))
             console.print(usage_table(report.usage))
             task = next((t for t in heldout if t.domain == "math"), heldout[0])
             solver = min(team, key=lambda a: a.strength)

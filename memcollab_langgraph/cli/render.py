@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from memcollab_langgraph.memory import BankStats, MemoryHit
+from memcollab_langgraph.nodes import DistillationReport
 from memcollab_langgraph.schema import Constraint, Usage
 
 __all__ = [
@@ -112,3 +114,40 @@ def stats_tables(stats: BankStats) -> list[Table]:
             table.add_row(*(str(row.get(c, "")) for c in columns))
         tables.append(table)
     return tables
+
+
+def _reason_kind(reason: str) -> str:
+    """A rejection reason without its particulars: ``copies task-specific number(s) ['16']`` ->
+    ``copies task-specific number(s)``."""
+    return reason.split(":")[0].split(" [")[0].strip()
+
+
+def distillation_summary(reports: Sequence[DistillationReport]) -> str:
+    """One paragraph on what the distiller did: drafts stored, merged into existing entries, rejected
+    (with the most common reasons), distillations skipped or unparsable.
+
+    Example:
+        >>> distillation_summary([])
+        'distiller: no distillation'
+    """
+    if not reports:
+        return "distiller: no distillation"
+    stored = sum(o.action == "added" for r in reports for o in r.accepted)
+    merged = sum(o.action != "added" for r in reports for o in r.accepted)
+    reasons = Counter(_reason_kind(rej.reason) for r in reports for rej in r.rejected)
+    parts = [
+        f"{len(reports)} distillation(s)",
+        f"{stored} constraint(s) stored",
+        f"{merged} already in memory (merged)",
+    ]
+    skipped = sum(r.skipped for r in reports)
+    if skipped:
+        parts.append(f"{skipped} skipped (nothing to contrast)")
+    unparsable = sum(r.parse_mode == "failed" for r in reports)
+    if unparsable:
+        parts.append(f"{unparsable} unparsable reply(ies)")
+    text = "distiller: " + ", ".join(parts)
+    if reasons:
+        common = "; ".join(f"{kind} ({n})" for kind, n in reasons.most_common(3))
+        text += f"; {sum(reasons.values())} draft(s) rejected, mostly: {common}"
+    return text
