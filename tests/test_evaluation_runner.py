@@ -440,12 +440,6 @@ def test_a_run_refuses_other_settings_under_the_same_run_id(tmp_path: Path) -> N
     assert team.count("solve") > 0
 
 
-def _with_labels(tmp_path: Path, labels: str | None) -> EvalConfig:
-    team = json.loads(json.dumps(make_config(tmp_path).team.model_dump(mode="json", exclude_none=True)))
-    team["distiller"] = {"agent": "big", **({"labels": labels} if labels else {})}
-    return make_config(tmp_path, conditions=["vanilla"], team=team)
-
-
 @pytest.mark.parametrize(
     ("setting", "as_before", "default"),
     [
@@ -457,9 +451,11 @@ def test_a_run_planned_before_a_setting_existed_resumes_with_what_it_did_then(
     tmp_path: Path, setting: str, as_before: dict[str, Any], default: dict[str, Any]
 ) -> None:
     def config(values: dict[str, Any]) -> EvalConfig:
-        if "labels" in values:
-            return _with_labels(tmp_path, values["labels"])
-        return make_config(tmp_path, conditions=["vanilla"], **values)
+        if "labels" not in values:
+            return make_config(tmp_path, conditions=["vanilla"], **values)
+        team = make_config(tmp_path).team.model_dump(mode="json", exclude_none=True)
+        team["distiller"] = {"agent": "big", **({"labels": values["labels"]} if values["labels"] else {})}
+        return make_config(tmp_path, conditions=["vanilla"], team=team)
 
     old = config(as_before)
     evaluate(old, Team(), InMemoryStore())
