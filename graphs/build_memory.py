@@ -33,6 +33,7 @@ def build_graph(
 ) -> StateGraph[BuildState]:
     """The build graph of ``runtime``'s team, distiller, classifier, taxonomy and bank (uncompiled)."""
     config = runtime.config
+    story_check, _ = config.story_check()  # [distiller] story_reference, when set
     return create_build_graph(
         list(runtime.agents.values()),
         distiller=runtime.distiller,
@@ -43,6 +44,7 @@ def build_graph(
         source_agent=source_agent,
         max_turns=config.max_turns,
         labels=config.distiller_labels,
+        story_check=story_check,
     )
 
 

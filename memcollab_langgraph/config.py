@@ -19,6 +19,9 @@ A TOML file such as::
     [distiller]
     agent = "qwen-1.5b"               # default: the strongest agent
     labels = "task"                   # constraints take their task's category; "distiller": its own label
+    story_check = true                # reject constraints retelling their task's story (default: when a
+                                      # reference of >= 100 task questions is at hand)
+    story_reference = "train.jsonl"   # whose questions tell rare words from common ones; default: the tasks built
 
 Relative paths are resolved against the file's directory. Every table rejects unknown keys, and a
 validation error names the file, the field and the fix.
@@ -35,7 +38,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory.models import DEFAULT_FALLBACK, FallbackLevel
+from memcollab_langgraph.nodes.story import DEFAULT_MAX_STORY_WORDS, StoryCheck, choose_story_check
 from memcollab_langgraph.schema import ConstraintLabels
+from memcollab_langgraph.tasks.formats import TaskFormat
+from memcollab_langgraph.tasks.loaders import load_tasks
 
 __all__ = [
     "AgentConfig",
@@ -110,13 +116,25 @@ class RoleConfig(_Strict):
     agent: str
 
 
-class DistillerConfig(RoleConfig):
-    """The distiller: which agent, and where its constraints' categories come from."""
+class DistillerConfig(_Strict):
+    """The distiller: which agent, where its constraints' categories come from, and the story check."""
 
+    agent: str | None = None
+    """Default: the strongest agent (first on ties)."""
     labels: ConstraintLabels = "task"
     """``"task"``: each constraint is filed under the category its training task was classified into,
     and the taxonomy stays out of the distiller's prompt; ``"distiller"``: the distiller labels each
     constraint from the taxonomy (a small model then tends to write about the category names)."""
+    story_check: bool | None = None
+    """Reject constraints that restate their task's situation in words
+    (:class:`~memcollab_langgraph.nodes.story.StoryCheck`). ``None`` (default): on when the reference
+    has at least 100 task questions, else off with a note; ``True``: on, and a smaller reference is an
+    error; ``False``: off."""
+    story_reference: Path | None = None
+    """A task file (any supported format) whose questions tell rare words from common ones; default:
+    the whole file the memory is built from."""
+    max_story_words: int = Field(default=DEFAULT_MAX_STORY_WORDS, ge=0)
+    """Rare words a constraint may share with its task before it counts as restating it."""
 
 
 class LocalConfig(_Strict):
@@ -190,7 +208,7 @@ class Config(_Strict):
         if duplicates:
             raise ValueError(f"agent names must be unique; repeated: {duplicates}")
         for role, chosen in (("distiller", self.distiller), ("classifier", self.classifier)):
-            if chosen is not None and chosen.agent not in names:
+            if chosen is not None and chosen.agent is not None and chosen.agent not in names:
                 raise ValueError(f"[{role}] agent {chosen.agent!r} is not one of the agents {names}")
         aliases = set(self.local.models) if self.local else set()
         for agent in self.agents:
@@ -212,7 +230,7 @@ class Config(_Strict):
     @property
     def distiller_name(self) -> str:
         """The distiller's agent: as configured, else the strongest agent (first on ties)."""
-        if self.distiller is not None:
+        if self.distiller is not None and self.distiller.agent is not None:
             return self.distiller.agent
         return max(self.agents, key=lambda a: a.strength).name
 
@@ -220,6 +238,38 @@ class Config(_Strict):
     def distiller_labels(self) -> ConstraintLabels:
         """Where distilled constraints' categories come from (``[distiller] labels``, default ``"task"``)."""
         return self.distiller.labels if self.distiller is not None else "task"
+
+    def story_check(
+        self, built_from: Path | None = None, *, format: TaskFormat | None = None
+    ) -> tuple[StoryCheck | None, str]:
+        """The distiller's story check for a memory built from the task file ``built_from``, and a note.
+
+        The reference is ``[distiller] story_reference`` when set (read with its detected format), else the
+        whole of ``built_from`` (in ``format``); without either the check is off. See
+        :func:`~memcollab_langgraph.nodes.story.choose_story_check`.
+
+        Raises:
+            ConfigurationError: The reference cannot be read, or ``story_check = true`` with too small a one
+                or none.
+        """
+        settings = self.distiller or DistillerConfig()
+        if settings.story_check is False:
+            return choose_story_check(False, [], origin="")
+        if settings.story_reference is not None:
+            path, format = self.resolve(settings.story_reference), None
+        elif built_from is not None:
+            path = built_from
+        elif settings.story_check:
+            raise ConfigurationError(
+                "[distiller] story_check = true needs a reference of training questions: set [distiller] "
+                "story_reference to a task file"
+            )
+        else:
+            return None, "story check off: no reference of training questions ([distiller] story_reference)"
+        questions = [t.question for t in load_tasks(path, format=format)]
+        return choose_story_check(
+            settings.story_check, questions, origin=path.name, max_story_words=settings.max_story_words
+        )
 
     @property
     def classifier_name(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -214,3 +215,43 @@ def test_distiller_labels_default_to_the_tasks_category_and_are_checked() -> Non
     assert parse_config({**team, "distiller": {"agent": "a", "labels": "distiller"}}).distiller_labels == "distiller"
     with pytest.raises(ConfigurationError, match=r"distiller\.labels.*'task' or 'distiller'"):
         parse_config({**team, "distiller": {"agent": "a", "labels": "model"}})
+
+
+def _questions(path: Path, n: int) -> Path:
+    question = "A tank fills {} litres per minute. How long to fill it?"
+    lines = [json.dumps({"question": question.format(i), "answer": f"#### {i}"}) for i in range(n)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_story_check_reads_its_reference_from_the_configuration_or_the_tasks_built(tmp_path: Path) -> None:
+    team = {"agents": [REMOTE], "memory": {"store": ":memory:"}}
+    built = _questions(tmp_path / "train.jsonl", 150)
+    check, note = parse_config(team).story_check(built)  # default: on, the whole file is the reference
+    assert check is not None
+    assert check.reference_size == 150
+    assert "150 questions of train.jsonl" in note
+    assert parse_config(team).story_check(_questions(tmp_path / "few.jsonl", 20))[0] is None
+    assert parse_config(team).story_check()[0] is None  # nothing to read rare words from
+    # A configured reference (relative to the file) replaces the tasks built; no agent needs naming.
+    _questions(tmp_path / "ref.jsonl", 120)
+    distiller = {"story_reference": "ref.jsonl", "max_story_words": 2}
+    configured = parse_config({**team, "distiller": distiller}, source=tmp_path / "team.toml")
+    check, _ = configured.story_check(built)
+    assert check is not None
+    assert (check.reference_size, check.max_story_words) == (120, 2)
+    assert configured.distiller_name == "a"
+    assert parse_config({**team, "distiller": {"story_check": False}}).story_check(built) == (
+        None,
+        "story check off ([distiller] story_check = false)",
+    )
+
+
+def test_a_required_story_check_without_a_usable_reference_is_an_error(tmp_path: Path) -> None:
+    required = parse_config({"agents": [REMOTE], "memory": {"store": ":memory:"}, "distiller": {"story_check": True}})
+    with pytest.raises(ConfigurationError, match=r"story_check = true needs a reference.*story_reference"):
+        required.story_check()
+    with pytest.raises(ConfigurationError, match=r"reference few\.jsonl.*at least 100 task questions.*got 20"):
+        required.story_check(_questions(tmp_path / "few.jsonl", 20))
+    with pytest.raises(ConfigurationError, match="max_story_words"):
+        parse_config({"agents": [REMOTE], "distiller": {"max_story_words": -1}})

@@ -214,6 +214,9 @@ def test_dry_run_shows_the_plan_without_starting_a_model(tmp_path: Path, monkeyp
     [bank] = plan["banks"].values()
     assert bank["method"] == "contrastive"
     assert bank["training_tasks"] == 3
+    assert "story check off: train.jsonl has 3 task questions, fewer than the 100" in bank["story_check"]
+    shown = CliRunner().invoke(app, ["eval", "run", "-c", str(config), "--dry-run"])
+    assert "[distiller] story_reference" in " ".join(shown.stdout.split())  # the fix, not eaten as markup
 
 
 def test_set_overrides_settings_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -68,6 +68,8 @@ DEV = [_task(10, 7, 8, easy=True), _task(11, 6, 9), _task(12, 5, 12)]
 DEV2 = [_task(20, 9, 9), _task(21, 4, 13, easy=True)]
 BY_QUESTION = {t["question"]: t for t in TRAIN + TRAIN2 + DEV + DEV2}
 ITEMS_PER_CONDITION = 2 * (len(DEV) + len(DEV2))  # two consumers
+# Questions of other stories: enough for the distiller's story check (pens and boxes are rare words).
+REFERENCE = [{**_task(100 + i, 1, 1), "question": f"A train runs {i} km an hour. How far?"} for i in range(120)]
 
 RULE = {
     "constraints": [
@@ -94,6 +96,7 @@ class Team:
         self.crash_on: str | None = None
         self.fail_on: str | None = None
         self.interrupt_on: str | None = None
+        self.rule: dict[str, Any] = RULE
         self._lock = threading.Lock()
 
     def models(self) -> dict[str, BaseChatModel]:
@@ -131,7 +134,7 @@ class Team:
         if role == "classify":
             return json.dumps({"category": "prealgebra", "subcategory": "arithmetic_word_problems"})
         if role == "distill":
-            return json.dumps(RULE)
+            return json.dumps(self.rule)
         answer = task["answer"]
         if agent == "small" and "Constraints distilled" not in system and not task["metadata"]["easy"]:
             answer = str(int(answer) + 1)
@@ -445,16 +448,19 @@ def test_a_run_refuses_other_settings_under_the_same_run_id(tmp_path: Path) -> N
     [
         ("fallback", {"fallback": "domain"}, {}),  # retrieval fell back to the whole domain
         ("distiller_labels", {"labels": "distiller"}, {"labels": None}),  # the distiller labelled constraints
+        ("distiller_story_check", {"story_check": False}, {"story_reference": "reference.jsonl"}),  # no check
     ],
 )
 def test_a_run_planned_before_a_setting_existed_resumes_with_what_it_did_then(
     tmp_path: Path, setting: str, as_before: dict[str, Any], default: dict[str, Any]
 ) -> None:
+    _write(tmp_path / "reference.jsonl", REFERENCE)
+
     def config(values: dict[str, Any]) -> EvalConfig:
-        if "labels" not in values:
+        if setting == "fallback":
             return make_config(tmp_path, conditions=["vanilla"], **values)
         team = make_config(tmp_path).team.model_dump(mode="json", exclude_none=True)
-        team["distiller"] = {"agent": "big", **({"labels": values["labels"]} if values["labels"] else {})}
+        team["distiller"] = {"agent": "big", **{key: value for key, value in values.items() if value is not None}}
         return make_config(tmp_path, conditions=["vanilla"], team=team)
 
     old = config(as_before)
@@ -466,6 +472,23 @@ def test_a_run_planned_before_a_setting_existed_resumes_with_what_it_did_then(
     evaluate(old, Team(), InMemoryStore())  # the same settings: resumes
     with pytest.raises(ConfigurationError, match=rf"changed: \['{setting}'\]"):
         evaluate(config(default), Team(), InMemoryStore())  # today's default differs
+
+
+def test_the_story_check_keeps_training_stories_retold_by_the_distiller_out_of_the_banks(tmp_path: Path) -> None:
+    _write(tmp_path / "reference.jsonl", REFERENCE)
+    retold = {"when": "pens are packed in boxes", "enforce": "multiply pens per box by the boxes", "avoid": "adding"}
+    stored: dict[bool, int] = {}
+    for check in (True, False):
+        team_config = make_config(tmp_path).team.model_dump(mode="json", exclude_none=True)
+        team_config["distiller"] = {"agent": "big", "story_check": check, "story_reference": "reference.jsonl"}
+        config = make_config(tmp_path, run_id=f"story-{check}", conditions=["vanilla", "memcollab"], team=team_config)
+        team = Team()
+        team.rule = {"constraints": [retold]}
+        run = evaluate(config, team, InMemoryStore())
+        assert team.count("distill") == len(TRAIN)  # both data sets read train.jsonl: one bank
+        stored[check] = sum(bank["constraints"] for bank in json.loads((run / "banks.json").read_text()).values())
+    assert stored[True] == 0
+    assert stored[False] > 0
 
 
 def test_a_store_that_lost_the_banks_is_detected(tmp_path: Path) -> None:

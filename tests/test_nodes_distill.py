@@ -16,7 +16,13 @@ from memcollab_langgraph.cli.render import distillation_summary
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.models import Agent
-from memcollab_langgraph.nodes import BuildState, choose_preference, create_distiller_node, route_to_distiller
+from memcollab_langgraph.nodes import (
+    BuildState,
+    StoryCheck,
+    choose_preference,
+    create_distiller_node,
+    route_to_distiller,
+)
 from memcollab_langgraph.nodes.prompts import (
     WORKED_EXAMPLE,
     contrastive_distiller_messages,
@@ -429,6 +435,28 @@ def test_drafts_that_repeat_the_prompts_template_are_rejected(store: BaseStore, 
         f"the when field repeats the prompt's template: {WORKED_EXAMPLE['when']!r}",
     ]
     assert [c.when for c in MemoryBank(store).list_constraints()] == [GOOD_DRAFT["when"]]
+
+
+@pytest.mark.parametrize("checked", [True, False])
+def test_the_story_check_rejects_drafts_that_retell_the_task(store: BaseStore, mode: str, checked: bool) -> None:
+    reference = [f"A train travels for {n} hours at a steady speed. How far does it go?" for n in range(120)]
+    story = StoryCheck.from_texts([*reference, TASK.question]) if checked else None
+    retold = _draft("eggs are sold each day", "multiply the eggs by what each one earns", "adding them")
+    node = create_distiller_node(
+        ScriptedChatModel([_reply(retold, GOOD_DRAFT)]), agents=AGENTS, taxonomy="math", story_check=story
+    )
+    state = {"task": TASK, "trajectories": [_traj(BIG, "45", False), _traj(SMALL, "48", True)]}
+    [report] = _run(node, store, state, mode)["distillations"]
+    stored = sorted(c.when for c in MemoryBank(store).list_constraints())
+    if checked:
+        assert [r.reason for r in report.rejected] == [
+            "restates its task's situation: shares the rare words ['each', 'earn', 'egg'] with the task (each in "
+            "at most 1 of the 121 reference tasks); describe the kind of situation instead"
+        ]
+        assert stored == [GOOD_DRAFT["when"]]
+    else:
+        assert report.rejected == []
+        assert stored == sorted([retold["when"], GOOD_DRAFT["when"]])
 
 
 def test_the_demo_summary_says_what_was_stored_and_why_drafts_were_rejected(store: BaseStore) -> None:

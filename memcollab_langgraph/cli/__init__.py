@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from langgraph.types import RetryPolicy
+from rich.markup import escape
 
 from memcollab_langgraph.cli import evaluate as eval_commands
 from memcollab_langgraph.cli import local as local_commands
@@ -72,10 +73,12 @@ def build(
     try:
         cfg = load_config(config)
         items = load_tasks(tasks, format=format, limit=limit, offset=offset)
+        story_check, story_note = cfg.story_check(tasks, format=format)
         with Runtime(cfg) as rt:
             team = list(rt.agents.values())
             for note in rt.notes:
                 notes.print(note)
+            notes.print(escape(story_note))
             graph = create_build_graph(
                 team,
                 distiller=rt.distiller,
@@ -84,6 +87,7 @@ def build(
                 bank_name=cfg.memory.bank,
                 max_turns=cfg.max_turns,
                 labels=cfg.distiller_labels,
+                story_check=story_check,
                 retry_policy=RETRY,
             )
             with sqlite_checkpointer(rt.checkpoints_path) as saver:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from memcollab_langgraph.cli.render import console, emit_json, notes
@@ -109,6 +110,7 @@ def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
             "train": b.train.label,
             "build_runs": len(b.sources),
             "training_tasks": len(b.train.tasks),
+            "story_check": b.train.story_note,
         }
         for b in plan.banks.values()
     }
@@ -130,6 +132,8 @@ def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
     console.print("settings: " + ", ".join(f"{key}={settings[key]}" for key in shown))
     for name, info in plan.metadata["datasets"].items():
         console.print(f"  {name}: {info['eval_tasks']} tasks, memory from {info['train'] or '-'}")
+    for train in {b.train.label: b.train for b in plan.banks.values()}.values():
+        console.print(f"  memory from {train.label}: {escape(train.story_note)}", soft_wrap=True)
     table = Table(title="memory banks (each built once)", title_justify="left")
     for column in ("bank", "method", "builders", "training tasks"):
         table.add_column(column, overflow="fold")

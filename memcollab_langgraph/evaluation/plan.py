@@ -23,7 +23,7 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation.conditions import Condition, check_no_leakage
 from memcollab_langgraph.evaluation.config import EvalConfig
 from memcollab_langgraph.evaluation.results import ItemKey, RunPlan
-from memcollab_langgraph.nodes import DistillerMethod
+from memcollab_langgraph.nodes import DistillerMethod, StoryCheck
 from memcollab_langgraph.schema import Task
 from memcollab_langgraph.tasks import load_tasks
 
@@ -47,6 +47,11 @@ class TrainSet:
     key: str
     """Part of the bank name: the file's stem and a digest of the task ids."""
     tasks: tuple[Task, ...]
+    story_check: StoryCheck | None = None
+    """The distiller's story check, its rare words taken from the whole training file (or the team's
+    ``story_reference``)."""
+    story_note: str = ""
+    """What was decided about the story check, and why."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,13 @@ def load_datasets(config: EvalConfig) -> list[LoadedDataset]:
             ttasks = tuple(load_tasks(tpath, format=tspec.format, limit=tspec.limit, offset=tspec.offset))
             _check_unique_ids(ttasks, f"data set {dataset.name!r}: train file {tpath}")
             digest = hashlib.sha256("\x1f".join(sorted(t.id for t in ttasks)).encode()).hexdigest()[:8]
+            story_check, story_note = config.team.story_check(tpath, format=tspec.format)
             train = TrainSet(
-                label=_window(tpath, tspec.limit, tspec.offset), key=f"{_slug(tpath.stem)}-{digest}", tasks=ttasks
+                label=_window(tpath, tspec.limit, tspec.offset),
+                key=f"{_slug(tpath.stem)}-{digest}",
+                tasks=ttasks,
+                story_check=story_check,
+                story_note=story_note,
             )
         out.append(LoadedDataset(name=dataset.name, eval_tasks=tasks, train=train))
     return out
@@ -230,10 +240,12 @@ def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> dict[
         for a in team.agents
     }
     train = {d.name: d.train.key for d in datasets if d.train is not None}  # the training tasks, by content
+    story = {d.name: d.train.story_check.describe() for d in datasets if d.train and d.train.story_check}
     value = {
         "agents": agents,
         "distiller": team.distiller_name,
         "distiller_labels": team.distiller_labels,
+        "distiller_story_check": story,
         "classifier": config.classifier if config.classifier == "consumer" else team.classifier_name,
         "taxonomy": team.memory.taxonomy,
         "max_turns": config.turns,

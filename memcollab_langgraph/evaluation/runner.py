@@ -158,9 +158,13 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, (ConnectionError, TimeoutError, httpx.TransportError))
 
 
-_SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"fallback": "domain", "distiller_labels": "distiller"}
-"""What runs planned before a setting existed did: retrieval fell back to the whole domain, and the
-distiller labelled each constraint from the taxonomy shown in its prompt."""
+_SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "fallback": "domain",
+    "distiller_labels": "distiller",
+    "distiller_story_check": {},
+}
+"""What runs planned before a setting existed did: retrieval fell back to the whole domain, the
+distiller labelled each constraint from the taxonomy shown in its prompt, and no story check ran."""
 
 
 def _check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
@@ -292,6 +296,7 @@ class _Context:
                 max_turns=self.config.turns,
                 source_agent=source,
                 labels=team.distiller_labels,
+                story_check=bank.train.story_check,
                 retry_policy=self.retry,
             )
             out.append((bank.thread_prefix(source), graph.compile(checkpointer=self.checkpointer, store=self.store)))

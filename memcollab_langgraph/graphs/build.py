@@ -13,6 +13,7 @@ from memcollab_langgraph.models import Agent, agents_by_name
 from memcollab_langgraph.nodes import (
     BuildState,
     DistillerMethod,
+    StoryCheck,
     create_classifier_node,
     create_distiller_node,
     create_solver_node,
@@ -46,6 +47,7 @@ def create_build_graph(
     max_turns: int = 3,
     source_agent: str | None = None,
     labels: ConstraintLabels = "task",
+    story_check: StoryCheck | None = None,
     retry_policy: RetryPolicy | None = None,
 ) -> StateGraph[BuildState]:
     """A graph building shared memory from one training task (state key ``task``).
@@ -73,6 +75,8 @@ def create_build_graph(
         source_agent: For the single-agent baselines: whose trajectories are distilled.
         labels: Where each constraint's category comes from: the task's classification (``"task"``)
             or the distiller's own label (``"distiller"``); see :func:`create_distiller_node`.
+        story_check: Also reject constraints that restate the task's situation in words; build it from
+            the training questions with :meth:`StoryCheck.from_texts`. ``None``: off.
         retry_policy: Retries for the model-calling nodes (network errors, rate limits).
 
     Returns:
@@ -124,6 +128,7 @@ def create_build_graph(
             taxonomy=taxonomy,
             source_agent=source_agent,
             labels=labels,
+            story_check=story_check,
         ),
         retry_policy=retry_policy,
     )

@@ -7,10 +7,11 @@ store is the running graph's (``compile(store=...)``), models come from the call
 Modules, one concept each: ``classify`` (task -> category, with a deterministic fallback),
 ``retrieve`` (category-conditioned constraints, conflict check), ``solve`` and ``turns`` (multi-turn
 solving with sandbox feedback), ``verify`` (verdicts; utility counters), ``preference`` (preferred /
-unpreferred rules), ``distill`` and ``abstraction`` (constraints from trajectories, rejecting
-task-specific ones), ``prompts``, ``parsing`` (structured output, JSON repair, rejection), ``llm``
-(model calls with usage), ``inputs`` (reading state) and ``state`` (``SolveState``, ``BuildState`` and
-``checkpoint_serde``, the checkpoint serializer that knows their types).
+unpreferred rules), ``distill``, ``abstraction`` and ``story`` (constraints from trajectories,
+rejecting task-specific ones and restatements of the task's situation), ``prompts``, ``parsing``
+(structured output, JSON repair, rejection), ``llm`` (model calls with usage), ``inputs`` (reading
+state) and ``state`` (``SolveState``, ``BuildState`` and ``checkpoint_serde``, the checkpoint
+serializer that knows their types).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from memcollab_langgraph.nodes.solve import (
     route_after_solve,
 )
 from memcollab_langgraph.nodes.state import BuildState, SolveState, add_trajectories, checkpoint_serde, checkpoint_types
+from memcollab_langgraph.nodes.story import StoryCheck
 from memcollab_langgraph.nodes.turns import StopReason, TurnPlan, plan_turn
 from memcollab_langgraph.nodes.verify import (
     VerifierSettings,
@@ -96,6 +98,7 @@ __all__ = [
     "SolverSettings",
     "SourceMaterial",
     "StopReason",
+    "StoryCheck",
     "StructuredMethod",
     "TaskLabelUse",
     "TurnPlan",

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from memcollab_langgraph.nodes.prompts import WORKED_EXAMPLE
+from memcollab_langgraph.nodes.story import StoryCheck
 from memcollab_langgraph.schema import CategoryPath, Constraint, Provenance, Task, Trajectory
 from memcollab_langgraph.taxonomy import Taxonomy
 from memcollab_langgraph.verifiers import extract_code
@@ -283,11 +284,13 @@ def build_constraints(
     category: CategoryPath | None,
     source: SourceMaterial,
     provenance: Provenance,
+    story: StoryCheck | None = None,
 ) -> tuple[list[Constraint], list[RejectedConstraint], list[str]]:
     """Check drafted constraints; returns the accepted constraints, the rejections and notes.
 
     A :class:`DraftConstraint` is filed under its own label (the task's category when the label is not
-    in the taxonomy); a plain :class:`DraftRule` under the task's category.
+    in the taxonomy); a plain :class:`DraftRule` under the task's category. With ``story``, a constraint
+    that restates the task's situation in words is rejected too (:class:`StoryCheck`).
     """
     accepted: list[Constraint] = []
     rejected: list[RejectedConstraint] = []
@@ -317,6 +320,8 @@ def build_constraints(
             rejected.append(RejectedConstraint(draft=draft, reason=f"{err['loc'][0]}: {err['msg']}"))
             continue
         why = task_specific_reason(c.text, source)
+        if why is None and story is not None:
+            why = story.reason(c.text, task.question)
         if why is not None:
             rejected.append(RejectedConstraint(draft=draft, reason=why))
             continue

@@ -41,6 +41,7 @@ from memcollab_langgraph.nodes.llm import ModelCall, StructuredMethod, structure
 from memcollab_langgraph.nodes.parsing import ParseMode, parse_structured
 from memcollab_langgraph.nodes.preference import Preference, PreferenceRule, choose_preference
 from memcollab_langgraph.nodes.prompts import contrastive_distiller_messages, single_distiller_messages
+from memcollab_langgraph.nodes.story import StoryCheck
 from memcollab_langgraph.schema import AgentRef, ConstraintLabels, Provenance, Trajectory
 from memcollab_langgraph.taxonomy import Taxonomy, get_taxonomy
 
@@ -94,6 +95,7 @@ class DistillerSettings:
     max_transcript_chars: int = 4000
     structured_method: StructuredMethod | None = None
     labels: ConstraintLabels = "task"
+    story_check: StoryCheck | None = None
 
     def __post_init__(self) -> None:
         if self.method not in get_args(DistillerMethod):
@@ -246,6 +248,7 @@ def _program(
             category=category,
             source=source_material(task, trajectories),
             provenance=provenance,
+            story=settings.story_check,
         )
         outcomes: list[AddOutcome] = []
         if accepted:
@@ -278,6 +281,7 @@ def create_distiller_node(
     max_transcript_chars: int = 4000,
     structured_method: StructuredMethod | None = None,
     labels: ConstraintLabels = "task",
+    story_check: StoryCheck | None = None,
     name: str = "distill",
 ) -> NodeRunnable:
     """A node distilling the trajectories of ``state["task"]`` into constraints in the graph's store.
@@ -303,6 +307,8 @@ def create_distiller_node(
             ``"task"`` (default) files every constraint under the task's category and keeps the taxonomy
             out of the prompt, where a small distiller drifts towards writing about the category names;
             ``"distiller"`` shows the taxonomy and lets the model label each constraint.
+        story_check: Also reject constraints that restate the task's situation in words (rare words
+            shared with the task, :class:`~memcollab_langgraph.nodes.story.StoryCheck`); ``None``: off.
         name: The runnable's name.
 
     Raises:
@@ -343,6 +349,7 @@ def create_distiller_node(
         max_transcript_chars=max_transcript_chars,
         structured_method=structured_method,
         labels=labels,
+        story_check=story_check,
     )
     if method == "contrastive" and not agents:
         raise ConfigurationError(
