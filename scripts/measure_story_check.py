@@ -66,7 +66,8 @@ def _line(name: str, s: dict[str, int]) -> str:
 
 
 def _header(first: str) -> Iterable[str]:
-    yield f"| {first} | constraints | rejected | restatements caught | of the rejected, restatements | useful lost | vacuous rejected |"
+    columns = ("constraints", "rejected", "restatements caught", "of the rejected, restatements", "useful lost")
+    yield f"| {first} | {' | '.join(columns)} | vacuous rejected |"
     yield "|---|---|---|---|---|---|---|"
 
 

@@ -3,6 +3,7 @@
 * :mod:`.config`: :class:`EvalConfig`, the evaluation's TOML configuration (team, data sets, conditions).
 * :mod:`.plan`: :func:`plan_evaluation`, every item of a run and the memory banks they read (pure).
 * :mod:`.runner`: :func:`run_evaluation` / :func:`arun_evaluation`, the resumable end-to-end run.
+* :mod:`.failures`: which item failures are recorded and retried, and when a run stops.
 * :mod:`.conditions`: the conditions compared (:func:`standard_conditions`: vanilla, self memory,
   naive transfer, self-contrast, MemCollab; :func:`transfer_matrix_conditions`) and the leakage guard.
 * :mod:`.results`: :class:`ItemResult` records in an append-only, crash-safe, resumable JSONL store.
@@ -40,6 +41,7 @@ from memcollab_langgraph.evaluation.config import (
     load_eval_config,
     parse_eval_config,
 )
+from memcollab_langgraph.evaluation.failures import RECORDED_ERRORS, is_transient
 from memcollab_langgraph.evaluation.markdown import render_markdown
 from memcollab_langgraph.evaluation.plan import (
     BankPlan,
@@ -58,12 +60,7 @@ from memcollab_langgraph.evaluation.results import (
     RunPlan,
     TruncatedResultWarning,
 )
-from memcollab_langgraph.evaluation.runner import (
-    RECORDED_ERRORS,
-    arun_evaluation,
-    is_transient,
-    run_evaluation,
-)
+from memcollab_langgraph.evaluation.runner import arun_evaluation, run_evaluation
 from memcollab_langgraph.evaluation.statistics import (
     Estimate,
     McNemarResult,

@@ -66,7 +66,6 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -74,11 +73,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import openai
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.errors import GraphRecursionError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import RetryPolicy
@@ -86,13 +82,11 @@ from tqdm.auto import tqdm
 
 from memcollab_langgraph.errors import (
     ConfigurationError,
-    ModelServerDown,
-    StoreError,
-    UnexpectedModelOutputError,
 )
 from memcollab_langgraph.evaluation.cache import SqliteLLMCache
 from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
 from memcollab_langgraph.evaluation.config import EvalConfig
+from memcollab_langgraph.evaluation.failures import RECORDED_ERRORS, FailureStreak, is_transient
 from memcollab_langgraph.evaluation.ledger import (
     BANKS_FILE,
     Ledger,
@@ -121,42 +115,12 @@ from memcollab_langgraph.version import code_version
 __all__ = [
     "BANKS_FILE",
     "CHECKPOINTS_FILE",
-    "RECORDED_ERRORS",
     "arun_evaluation",
-    "is_transient",
     "run_evaluation",
 ]
 
 CHECKPOINTS_FILE = "checkpoints.sqlite"
 _LOCK_FILE = ".lock"
-
-RECORDED_ERRORS: tuple[type[BaseException], ...] = (
-    openai.APIError,
-    httpx.HTTPError,
-    ConnectionError,
-    TimeoutError,
-    GraphRecursionError,
-    UnexpectedModelOutputError,
-    StoreError,
-)
-"""Exceptions of one item's solve that are recorded as a failed item (and retried by the next run):
-errors of the model server or the network, a model reply the graph could not use, the recursion
-limit, a failing store. ``ConfigurationError`` and anything else stop the run: they are not about
-one item."""
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether a node should be retried after ``error``: connection problems, timeouts, rate limits, 5xx.
-
-    Used as ``RetryPolicy(retry_on=is_transient)``. A bad request (a prompt longer than the context)
-    is not retried: it would fail the same way.
-    """
-    if isinstance(error, (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)):
-        return True
-    if isinstance(error, httpx.HTTPStatusError):
-        return error.response.status_code >= 500
-    return isinstance(error, (ConnectionError, TimeoutError, httpx.TransportError))
-
 
 _SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
     "fallback": "domain",
@@ -211,30 +175,6 @@ def _sampling(agent: Agent, temperature: float) -> Agent:
 # -- running -----------------------------------------------------------------------------------------
 
 
-class _FailureStreak:
-    """Counts items in a row that failed with a transient error (server down); raises at ``limit``."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def record(self, output: Mapping[str, Any] | BaseException) -> None:
-        with self._lock:
-            if not (isinstance(output, BaseException) and is_transient(output)):
-                self.count = 0
-                return
-            self.count += 1
-            if self.count >= self.limit:
-                raise ModelServerDown(
-                    f"{self.count} items in a row failed with connection or server errors (the last: "
-                    f"{type(output).__name__}: {output}), each after its retries: the model server stopped "
-                    "answering. Check that it is up (a local server's log is in the run directory of the team, "
-                    "e.g. ~/.cache/memcollab/run/logs) and run the same command again: failed items are retried "
-                    "and finished ones kept"
-                ) from output
-
-
 @dataclass
 class _Context:
     config: EvalConfig
@@ -244,7 +184,7 @@ class _Context:
     agents: dict[str, Agent]
     retry: RetryPolicy
     progress: bool
-    streak: _FailureStreak
+    streak: FailureStreak
     cache: SqliteLLMCache | None = None
     checkpointer: BaseCheckpointSaver[Any] | None = None
     _graphs: dict[tuple[str, str, str | None], CompiledStateGraph[Any, Any, Any, Any]] = dataclasses.field(
@@ -514,7 +454,7 @@ def _context(config: EvalConfig, runtime: Runtime, results: ResultsStore, progre
         agents=agents,
         retry=RetryPolicy(max_attempts=config.retries, retry_on=is_transient),
         progress=progress,
-        streak=_FailureStreak(config.max_consecutive_failures),
+        streak=FailureStreak(config.max_consecutive_failures),
         cache=cache,
     )
 
