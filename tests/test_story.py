@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from memcollab_langgraph.cli import app
 from memcollab_langgraph.errors import ConfigurationError
-from memcollab_langgraph.nodes.story import MIN_REFERENCE_TASKS, StoryCheck, choose_story_check
+from memcollab_langgraph.memory import MemoryBank
+from memcollab_langgraph.nodes.story import MIN_REFERENCE_TASKS, StoryCheck, audit_constraints, choose_story_check
+from memcollab_langgraph.schema import CategoryPath, Constraint, Provenance
+from memcollab_langgraph.store import ChromaStore
 
 # A reference corpus of word problems: prices, discounts and totals are common, cheese is not.
 COMMON = [
@@ -119,3 +127,66 @@ def test_choose_story_check_decides_from_the_setting_and_the_reference_size() ->
     assert "story_check = false" in note
     with pytest.raises(ConfigurationError, match=r"story_check = true, reference demo\.jsonl.*got 12"):
         choose_story_check(True, REFERENCE[:12], origin="demo.jsonl")
+
+
+# -- auditing a bank built without the check --------------------------------------------------------
+
+RATES = CategoryPath(domain="math", category="prealgebra", subcategory="rates")
+
+
+def _stored(rule: dict[str, str], *sources: str) -> Constraint:
+    return Constraint(**rule, category=RATES, provenance=Provenance(source_task_ids=list(sources)))
+
+
+def test_an_audit_finds_the_constraints_that_retell_each_of_their_source_tasks() -> None:
+    questions = {"cheese": QUESTION, "tulips": RARE[1]}
+    retold = _stored(RETOLD, "cheese")
+    general = _stored(GENERAL, "cheese")
+    shared = _stored(RETOLD, "cheese", "tulips")  # also distilled from another task: reusable
+    manual = _stored(RETOLD)
+    found = audit_constraints([retold, general, shared, manual], StoryCheck.from_texts(REFERENCE), questions)
+    assert found.retold == [(retold, ["cheddar", "cheese", "cream", "half"])]
+    assert found.passed == [general, shared]
+    assert found.unchecked == [manual]
+
+
+def _write_tasks(path: Path) -> Path:
+    rows = [{"id": f"r{i}", "domain": "math", "question": q} for i, q in enumerate(REFERENCE)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_the_audit_command_lists_and_archives_retold_constraints(tmp_path: Path) -> None:
+    tasks = _write_tasks(tmp_path / "train.jsonl")
+    source = f"r{len(COMMON)}"  # the cheese question
+    store = ChromaStore(path=tmp_path / "chroma", collection_name="memcollab")
+    bank = MemoryBank(store, name="audited")
+    bank.add_many([_stored(RETOLD, source), _stored(GENERAL, source)])
+    store.close()
+    config = tmp_path / "team.toml"
+    config.write_text(
+        '[memory]\nstore = "chroma"\nbank = "audited"\n\n[[agents]]\nname = "a"\nbase_url = "http://127.0.0.1:9/v1"\n',
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    listed = runner.invoke(app, ["audit", "-c", str(config), "-t", str(tasks), "--json"])
+    assert listed.exit_code == 0, listed.output
+    report = json.loads(listed.stdout)
+    assert [r["constraint"]["when"] for r in report["retold"]] == [RETOLD["when"]]
+    assert (report["passed"], report["archived"]) == (1, [])
+    shown = runner.invoke(app, ["audit", "-c", str(config), "-t", str(tasks)])
+    assert "1 of 2 constraints retell their training task, 1 pass" in " ".join(shown.stdout.split())
+
+    archived = runner.invoke(app, ["audit", "-c", str(config), "-t", str(tasks), "--archive", "--json"])
+    assert json.loads(archived.stdout)["archived"] == [report["retold"][0]["constraint"]["id"]]
+    store = ChromaStore(path=tmp_path / "chroma", collection_name="memcollab")
+    bank = MemoryBank(store, name="audited")
+    assert [c.when for c in bank.list_constraints()] == [GENERAL["when"]]  # the other is kept, archived
+    assert [c.when for c in bank.list_constraints(statuses=["archived"])] == [RETOLD["when"]]
+    store.close()
+
+    few = _write_tasks(tmp_path / "few.jsonl")
+    few.write_text("".join(few.read_text().splitlines(keepends=True)[:20]), encoding="utf-8")
+    refused = runner.invoke(app, ["audit", "-c", str(config), "-t", str(few)])
+    assert refused.exit_code == 2
+    assert "cannot audit: story check off: few.jsonl has 20 task questions" in " ".join(refused.stderr.split())

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from langgraph.types import RetryPolicy
 from rich.markup import escape
+from rich.table import Table
 
 from memcollab_langgraph.cli import evaluate as eval_commands
 from memcollab_langgraph.cli import local as local_commands
@@ -29,8 +30,9 @@ from memcollab_langgraph.cli.render import (
     usage_table,
 )
 from memcollab_langgraph.config import load_config
-from memcollab_langgraph.errors import MemCollabError
+from memcollab_langgraph.errors import ConfigurationError, MemCollabError
 from memcollab_langgraph.graphs import create_build_graph, create_solve_graph, run_tasks, sqlite_checkpointer
+from memcollab_langgraph.nodes.story import audit_constraints
 from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.schema import CategoryPath, Task
 from memcollab_langgraph.tasks import TaskFormat, load_tasks
@@ -191,6 +193,57 @@ def show_solution(out: dict[str, Any], *, as_json: bool) -> None:
     console.print(
         f"turns: {trajectory.turns} · tokens: {u.prompt_tokens} prompt + {u.completion_tokens} completion "
         f"· latency: {trajectory.latency_s:.1f} s · model: {u.model}"
+    )
+
+
+@app.command()
+def audit(
+    config: ConfigOpt,
+    tasks: Annotated[Path, typer.Option("--tasks", "-t", help="The task file the memory was built from (JSONL).")],
+    format: Annotated[TaskFormat | None, typer.Option(help="Task format; detected by default.")] = None,
+    archive: Annotated[bool, typer.Option("--archive", help="Archive the constraints that fail.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Run the distiller's story check on the memory: which constraints retell their training task.
+
+    Useful for a bank built before the check existed or without it. Source questions are read from
+    --tasks; rare words from [distiller] story_reference, else from the whole of --tasks. With
+    --archive the failing constraints are archived (kept for provenance, no longer retrieved).
+    """
+    try:
+        cfg = load_config(config)
+        check, note = cfg.story_check(tasks, format=format)
+        if check is None:
+            raise ConfigurationError(f"cannot audit: {note}")
+        questions = {t.id: t.question for t in load_tasks(tasks, format=format)}
+        with Runtime(cfg) as rt:
+            found = audit_constraints(rt.bank.list_constraints(), check, questions)
+            archived = [rt.bank.archive(c.id).id for c, _ in found.retold] if archive else []
+    except MemCollabError as e:
+        _fail(e)
+        return
+    if json:
+        emit_json(
+            {
+                "retold": [{"constraint": c, "story_words": words} for c, words in found.retold],
+                "passed": len(found.passed),
+                "unchecked": [c.id for c in found.unchecked],
+                "archived": archived,
+            }
+        )
+        return
+    notes.print(escape(note))
+    table = Table(title=f"bank {cfg.memory.bank!r}: constraints that retell their training task", show_lines=True)
+    for column in ("id", "category", "constraint", "rare words shared with its task"):
+        table.add_column(column, overflow="fold")
+    for c, words in found.retold:
+        table.add_row(c.id[:8], str(c.category), c.text, ", ".join(words))
+    console.print(table)
+    total = len(found.retold) + len(found.passed) + len(found.unchecked)
+    console.print(
+        f"{len(found.retold)} of {total} constraints retell their training task, {len(found.passed)} pass, "
+        f"{len(found.unchecked)} not checked (no source task in {tasks.name})"
+        + (f"; archived {len(archived)}" if archive else "; --archive archives them")
     )
 
 

@@ -31,12 +31,15 @@ from types import MappingProxyType
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory.ranking import tokens
+from memcollab_langgraph.schema import Constraint
 
 __all__ = [
     "DEFAULT_MAX_STORY_WORDS",
     "DEFAULT_RARE_FRACTION",
     "MIN_REFERENCE_TASKS",
+    "StoryAudit",
     "StoryCheck",
+    "audit_constraints",
     "choose_story_check",
 ]
 
@@ -182,3 +185,42 @@ def choose_story_check(
         f"story check on: a constraint sharing more than {max_story_words} rare word(s) with its task is "
         f"rejected (rare: in at most {check.rare_limit} of the {check.reference_size} questions of {origin})"
     )
+
+
+@dataclass(frozen=True)
+class StoryAudit:
+    """An existing bank's constraints judged by a :class:`StoryCheck` (see :func:`audit_constraints`)."""
+
+    retold: list[tuple[Constraint, list[str]]]
+    """Constraints that fail the check against every source task they have, with the rare words they
+    share with the first one."""
+    passed: list[Constraint]
+    unchecked: list[Constraint]
+    """Constraints none of whose source tasks is known (manual entries, tasks of another file)."""
+
+
+def audit_constraints(constraints: Iterable[Constraint], check: StoryCheck, questions: Mapping[str, str]) -> StoryAudit:
+    """Judge stored constraints as the distiller would have: which ones retell their training task.
+
+    A constraint distilled from several tasks (merged) is retold only if it retells each of them: a
+    rule that more than one task produced is reusable by definition.
+
+    Args:
+        constraints: Entries of a bank.
+        check: The story check.
+        questions: Task id -> question, for the constraints' ``provenance.source_task_ids``.
+    """
+    retold: list[tuple[Constraint, list[str]]] = []
+    passed: list[Constraint] = []
+    unchecked: list[Constraint] = []
+    for c in constraints:
+        sources = [questions[t] for t in c.provenance.source_task_ids if t in questions]
+        if not sources:
+            unchecked.append(c)
+            continue
+        words = [check.story_words(c.text, q) for q in sources]
+        if all(len(w) > check.max_story_words for w in words):
+            retold.append((c, words[0]))
+        else:
+            passed.append(c)
+    return StoryAudit(retold=retold, passed=passed, unchecked=unchecked)
