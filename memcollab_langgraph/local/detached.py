@@ -40,12 +40,12 @@ from memcollab_langgraph.local.config import (
     validate_port,
 )
 from memcollab_langgraph.local.discovery import DEFAULT_MODEL
+from memcollab_langgraph.local.processes import terminate_process
 from memcollab_langgraph.local.server import (
     DEFAULT_STARTUP_TIMEOUT,
     DEFAULT_STOP_TIMEOUT,
     default_run_dir,
     start_server,
-    terminate_process,
 )
 
 __all__ = [

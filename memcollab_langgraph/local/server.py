@@ -7,10 +7,8 @@
   to the server's process group, then SIGKILL after a grace period, and reaps it.
 * An ``atexit`` hook stops a server still running when the interpreter exits, including after an
   unhandled ``KeyboardInterrupt``.
-* On Linux the child asks the kernel for ``PR_SET_PDEATHSIG`` = SIGTERM, so it is terminated even when
-  the owner dies without running Python cleanup (SIGKILL, a crash, an unhandled SIGTERM). The kernel
-  ties that signal to the *thread* that forked the child, so servers started from a non-main thread are
-  forked by one daemon thread that lives as long as the process.
+* On Linux the child asks the kernel to terminate it when its owner dies without running Python
+  cleanup (SIGKILL, a crash, an unhandled SIGTERM); see :mod:`memcollab_langgraph.local.processes`.
 
 The server runs in its own session, so a Ctrl-C in the terminal reaches only the owner, which then
 stops the server in order. Detached servers that must outlive the caller (``memcollab local serve``)
@@ -21,22 +19,16 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
-import ctypes.util
 import importlib.util
 import json
 import os
-import queue
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -55,6 +47,7 @@ from memcollab_langgraph.local.config import (
     validate_port,
 )
 from memcollab_langgraph.local.discovery import DEFAULT_MODEL, find_model
+from memcollab_langgraph.local.processes import launch, terminate_process
 
 __all__ = [
     "DEFAULT_STARTUP_TIMEOUT",
@@ -80,7 +73,6 @@ _LOCAL_EXTRA_HINT = "pip install 'memcollab-langgraph[local]'"
 _LAUNCHER = Path(__file__).with_name("prompt_cache.py")
 # llama_cpp.server's __main__ lets these environment variables override the config file.
 _OVERRIDING_ENV = ("HOST", "PORT", "CONFIG_FILE")
-_PR_SET_PDEATHSIG = 1
 _LOG_TAIL_LINES = 30
 _POLL_INTERVAL = 0.2
 
@@ -369,7 +361,9 @@ def start_server(
         log_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.parent.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
-        process = _launch(server_command(config_path, python), log_path, die_with_parent=die_with_parent)
+        process = launch(
+            server_command(config_path, python), log_path, env=child_env(), die_with_parent=die_with_parent
+        )
         try:
             _wait_ready(process, chosen, log_path, startup_timeout, [spec.alias for spec in specs])
         except ServerStartError as error:
@@ -388,25 +382,6 @@ def start_server(
             config_path=config_path,
         )
     raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
-
-
-def terminate_process(process: subprocess.Popen[bytes], timeout: float) -> int:
-    """SIGTERM the process group, SIGKILL it after ``timeout`` seconds, reap the leader; the exit code."""
-    if process.poll() is not None:
-        return process.returncode
-    try:
-        _signal_group(process.pid, signal.SIGTERM)
-        try:
-            return process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    except BaseException:
-        # Interrupted while waiting (Ctrl-C): do not leave the server behind.
-        _signal_group(process.pid, signal.SIGKILL)
-        process.wait()
-        raise
-    _signal_group(process.pid, signal.SIGKILL)
-    return process.wait()
 
 
 def fetch_aliases(port: int, timeout: float = 2.0) -> list[str] | None:
@@ -453,12 +428,6 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def _signal_group(pid: int, signum: signal.Signals) -> None:
-    # The server leads its own session and process group (start_new_session=True), so pgid == pid.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signum)
-
-
 def _wait_ready(
     process: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float, aliases: list[str]
 ) -> None:
@@ -491,86 +460,6 @@ def _wait_ready(
                 returncode=None,
             )
         time.sleep(_POLL_INTERVAL)
-
-
-def _launch(command: list[str], log_path: Path, *, die_with_parent: bool) -> subprocess.Popen[bytes]:
-    preexec = _die_with_parent_preexec(os.getpid()) if die_with_parent else None
-    with log_path.open("wb") as log:
-
-        def popen() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=child_env(),
-                start_new_session=True,
-                preexec_fn=preexec,
-                close_fds=True,
-            )
-
-        return _SPAWNER.spawn(popen) if die_with_parent else popen()
-
-
-def _load_libc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError:
-        return None
-
-
-def _die_with_parent_preexec(parent_pid: int) -> Callable[[], None] | None:
-    libc = _load_libc()  # loaded before fork: the child only makes the call
-    if libc is None:
-        return None
-
-    def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died between fork and prctl
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
-
-
-class _Spawner:
-    """Forks children from the main thread or from one daemon thread that lives as long as the process.
-
-    PR_SET_PDEATHSIG fires when the thread that forked the child exits, so a server started from a
-    short-lived worker thread (``asyncio.to_thread``, a thread pool) would die with that thread.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], subprocess.Popen[bytes]], Future[subprocess.Popen[bytes]]]] = (
-            queue.SimpleQueue()
-        )
-        self._thread: threading.Thread | None = None
-
-    def spawn(self, popen: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
-        if threading.current_thread() is threading.main_thread():
-            return popen()
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="memcollab-llama-spawner", daemon=True)
-                self._thread.start()
-        future: Future[subprocess.Popen[bytes]] = Future()
-        self._jobs.put((popen, future))
-        return future.result()
-
-    def _run(self) -> None:
-        while True:
-            popen, future = self._jobs.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(popen())
-            except BaseException as error:
-                future.set_exception(error)
-
-
-_SPAWNER = _Spawner()
 
 
 def _free_port() -> int:
