@@ -20,7 +20,7 @@ REMOTE = {"name": "a", "base_url": "http://127.0.0.1:9/v1"}
 
 @pytest.mark.parametrize(
     "path",
-    sorted(p for p in CONFIGS.glob("*.toml") if not p.name.startswith("eval-")),  # eval-*: test_evaluation_runner
+    sorted(p for p in CONFIGS.glob("*.toml") if not p.name.startswith("eval-")),  # eval-*: test_evaluation_plan
     ids=lambda p: p.name,
 )
 def test_shipped_configs_parse(path: Path) -> None:

@@ -21,6 +21,17 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from evaluation_data import (
+    BY_QUESTION,
+    DEV,
+    DEV2,
+    ITEMS_PER_CONDITION,
+    REFERENCE,
+    TRAIN,
+    TRAIN2,
+    make_config,
+    write_tasks,
+)
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langgraph.store.memory import InMemoryStore
@@ -35,8 +46,6 @@ from memcollab_langgraph.evaluation import (
     arun_evaluation,
     is_transient,
     load_datasets,
-    load_eval_config,
-    parse_eval_config,
     plan_evaluation,
     run_evaluation,
 )
@@ -46,30 +55,6 @@ from memcollab_langgraph.models import Agent
 from memcollab_langgraph.openai_compat import OpenAICompatibleChat
 from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.testing import FunctionChatModel
-
-REPO = Path(__file__).resolve().parents[1]
-CATEGORY = "math/prealgebra/arithmetic_word_problems"
-
-
-def _task(i: int, n: int, m: int, *, easy: bool = False) -> dict[str, Any]:
-    return {
-        "id": f"t{i}",
-        "domain": "math",
-        "question": f"A box holds {n} pens. How many pens are in {m} boxes? (item {i})",
-        "answer": str(n * m),
-        "category": CATEGORY,
-        "metadata": {"easy": easy},
-    }
-
-
-TRAIN = [_task(i, 3 + i, 4 + i) for i in range(1, 5)]
-TRAIN2 = [_task(i, 2 + i, 5 + i) for i in range(30, 33)]
-DEV = [_task(10, 7, 8, easy=True), _task(11, 6, 9), _task(12, 5, 12)]
-DEV2 = [_task(20, 9, 9), _task(21, 4, 13, easy=True)]
-BY_QUESTION = {t["question"]: t for t in TRAIN + TRAIN2 + DEV + DEV2}
-ITEMS_PER_CONDITION = 2 * (len(DEV) + len(DEV2))  # two consumers
-# Questions of other stories: enough for the distiller's story check (pens and boxes are rare words).
-REFERENCE = [{**_task(100 + i, 1, 1), "question": f"A train runs {i} km an hour. How far?"} for i in range(120)]
 
 RULE = {
     "constraints": [
@@ -142,38 +127,6 @@ class Team:
 
     def count(self, role: str) -> int:
         return sum(n for (_, r), n in self.calls.items() if r == role)
-
-
-def _write(path: Path, tasks: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf-8")
-    return path
-
-
-def make_config(tmp_path: Path, **overrides: Any) -> EvalConfig:
-    data: dict[str, Any] = {
-        "run_id": "smoke",
-        "results": "results",
-        "conditions": ["vanilla", "self_memory", "naive_transfer", "memcollab"],
-        "retries": 1,
-        "team": {
-            "max_turns": 1,
-            "memory": {"taxonomy": "math"},
-            "agents": [
-                {"name": "big", "model": "big-7b", "base_url": "http://127.0.0.1:9/v1", "strength": 2},
-                {"name": "small", "model": "small-1b", "base_url": "http://127.0.0.1:9/v1", "strength": 1},
-            ],
-        },
-        "datasets": [
-            {"name": "toy", "train": {"path": "train.jsonl"}, "eval": {"path": "dev.jsonl"}},
-            {"name": "toy2", "train": {"path": "train.jsonl"}, "eval": {"path": "dev2.jsonl"}},
-        ],
-    }
-    data.update(overrides)
-    _write(tmp_path / "train.jsonl", TRAIN)
-    _write(tmp_path / "train2.jsonl", TRAIN2)
-    _write(tmp_path / "dev.jsonl", DEV)
-    _write(tmp_path / "dev2.jsonl", DEV2)
-    return parse_eval_config(data, source=tmp_path / "eval.toml")
 
 
 def evaluate(config: EvalConfig, team: Team, store: InMemoryStore, *, progress: bool = False) -> Path:
@@ -413,7 +366,7 @@ def test_resuming_a_build_restores_the_state_types_without_langgraph_warnings(
 
 def test_leakage_is_refused_before_anything_runs(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    _write(tmp_path / "dev2.jsonl", [*DEV2, TRAIN[0]])
+    write_tasks(tmp_path / "dev2.jsonl", [*DEV2, TRAIN[0]])
     team = Team()
     with pytest.raises(ConfigurationError, match=r"data set 'toy2'.*\['t1'\]"):
         evaluate(config, team, InMemoryStore())
@@ -423,7 +376,7 @@ def test_leakage_is_refused_before_anything_runs(tmp_path: Path) -> None:
 
 def test_leakage_under_another_id_is_caught_by_the_question(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    _write(tmp_path / "dev.jsonl", [*DEV, {**TRAIN[1], "id": "renamed"}])
+    write_tasks(tmp_path / "dev.jsonl", [*DEV, {**TRAIN[1], "id": "renamed"}])
     with pytest.raises(ConfigurationError, match=r"renamed \(same question as training task t2\)"):
         plan_evaluation(config, load_datasets(config))
 
@@ -454,7 +407,7 @@ def test_a_run_refuses_other_settings_under_the_same_run_id(tmp_path: Path) -> N
 def test_a_run_planned_before_a_setting_existed_resumes_with_what_it_did_then(
     tmp_path: Path, setting: str, as_before: dict[str, Any], default: dict[str, Any]
 ) -> None:
-    _write(tmp_path / "reference.jsonl", REFERENCE)
+    write_tasks(tmp_path / "reference.jsonl", REFERENCE)
 
     def config(values: dict[str, Any]) -> EvalConfig:
         if setting == "fallback":
@@ -475,7 +428,7 @@ def test_a_run_planned_before_a_setting_existed_resumes_with_what_it_did_then(
 
 
 def test_the_story_check_keeps_training_stories_retold_by_the_distiller_out_of_the_banks(tmp_path: Path) -> None:
-    _write(tmp_path / "reference.jsonl", REFERENCE)
+    write_tasks(tmp_path / "reference.jsonl", REFERENCE)
     retold = {"when": "pens are packed in boxes", "enforce": "multiply pens per box by the boxes", "avoid": "adding"}
     stored: dict[bool, int] = {}
     for check in (True, False):
@@ -557,119 +510,6 @@ def test_concurrent_items_are_all_recorded_once(tmp_path: Path) -> None:
     run = evaluate(config, Team(), InMemoryStore(), progress=True)
     keys = [r.key for r in ResultsStore(run.parent, run.name).read()]
     assert len(keys) == len(set(keys)) == 2 * ITEMS_PER_CONDITION
-
-
-# -- the plan ---------------------------------------------------------------------------------------
-
-
-def test_plan_orders_items_by_dataset_consumer_task_condition(tmp_path: Path) -> None:
-    config = make_config(tmp_path, conditions=["vanilla", "memcollab"])
-    plan = plan_evaluation(config, load_datasets(config))
-    assert [tuple(i.key) for i in plan.items[:4]] == [
-        ("vanilla", "big", "toy", "t10"),
-        ("memcollab", "big", "toy", "t10"),
-        ("vanilla", "big", "toy", "t11"),
-        ("memcollab", "big", "toy", "t11"),
-    ]
-    [bank] = plan.banks.values()
-    assert (bank.method, bank.builders, bank.sources) == ("contrastive", ("big", "small"), (None,))
-    assert bank.name.startswith("contrastive-big_small-")
-    assert bank.name.endswith(bank.train.key)
-
-
-def test_transfer_matrix_shares_banks_with_the_standard_conditions(tmp_path: Path) -> None:
-    team = make_config(tmp_path).team.model_dump(exclude={"source"})
-    team["agents"].append({"name": "other", "base_url": "http://127.0.0.1:9/v1", "family": "llama"})
-    config = make_config(
-        tmp_path,
-        team=team,
-        builders=["big", "small"],
-        conditions=["vanilla", "memcollab"],
-        transfer_matrix={"builders": [["big"], ["big", "small"]], "consumers": ["small", "other"]},
-    )
-    cells = {(c.condition.name, c.agent) for c in config.cells()}
-    assert {("transfer:big+small", "other"), ("vanilla", "other"), ("transfer:big", "small")} <= cells
-    assert ("memcollab", "other") not in cells
-    plan = plan_evaluation(config, load_datasets(config))
-    banks = {(i.key.condition, i.key.agent): i.bank for i in plan.items if i.key.dataset == "toy"}
-    assert banks["transfer:big+small", "other"] == banks["memcollab", "small"]
-    assert banks["transfer:big", "small"] == banks["transfer:big", "other"]
-    assert len(plan.banks) == 2  # big alone and big+small, each built once
-
-
-# -- the configuration ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("eval-*.toml")), ids=lambda p: p.name)
-def test_shipped_evaluation_configs_parse(path: Path) -> None:
-    config = load_eval_config(path)
-    assert config.cells()
-    assert config.team.distiller_name in {a.name for a in config.team.agents}
-
-
-def test_the_example_configuration_parses_and_plans_the_first_reproduction() -> None:
-    config = load_eval_config(REPO / "configs" / "eval-local-qwen.toml")
-    assert [d.name for d in config.datasets] == ["gsm8k", "mbpp", "humaneval"]
-    assert {c.condition.name for c in config.cells()} == {"vanilla", "naive_transfer", "memcollab"}
-    assert config.consumer_names == ["qwen-0.5b", "qwen-1.5b"]
-    assert {a.local_alias for a in config.team.agents} == {"qwen-0_5b", "qwen-1_5b", "smollm2"}
-    assert config.run_directory == (REPO / "results" / "eval-local-qwen").resolve()
-    data = config.resolve(config.datasets[0].eval.path)
-    if not data.exists():
-        pytest.skip(f"benchmark data not present at {data}")
-    plan = plan_evaluation(config, load_datasets(config))
-    assert len(plan.items) == 3 * 100 * 3 * 2
-    humaneval = {i.bank for i in plan.items if i.key.dataset == "humaneval"}
-    mbpp = {i.bank for i in plan.items if i.key.dataset == "mbpp"}
-    assert humaneval == mbpp, "HumanEval reads the banks built from MBPP train"
-    assert len(plan.banks) == 6
-
-
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ({"conditions": ["vanilla", "memcolab"]}, r"conditions: unknown condition\(s\) \['memcolab'\]"),
-        ({"consumers": ["huge"]}, r"consumers: unknown agent\(s\) \['huge'\]"),
-        ({"retrieval": "dense"}, r"retrieval: Input should be 'task_aware' or 'embedding_only'"),
-        ({"k": 0}, r"k: Input should be greater than 0"),
-        ({"colour": "blue"}, r"colour: unknown key"),
-        ({"datasets": [{"name": "toy", "eval": {"path": "dev.jsonl"}}]}, r"datasets: \['toy'\] have no train file"),
-        ({"conditions": []}, r"conditions: nothing to evaluate"),
-        ({"builders": ["big"], "consumers": ["big"], "conditions": ["memcollab"]}, r"conditions: .*two agents"),
-        ({"consumers": ["small"], "builders": ["big"]}, r"consumers: \['small'\] are not builders"),
-        ({"team": "missing.toml"}, r"team = 'missing.toml'.*does not exist"),
-        ({"team": {"agents": []}}, r"(?s)\[team\] table.*agents: List should have at least 1 item"),
-    ],
-)
-def test_configuration_errors_name_the_field_and_the_fix(
-    tmp_path: Path, override: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(ConfigurationError, match=message):
-        make_config(tmp_path, **override)
-
-
-def test_a_team_file_is_read_relative_to_the_evaluation_file(tmp_path: Path) -> None:
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "team.toml").write_text(
-        '[[agents]]\nname = "a"\nbase_url = "http://127.0.0.1:9/v1"\n', encoding="utf-8"
-    )
-    (tmp_path / "configs" / "eval.toml").write_text(
-        'team = "team.toml"\nconditions = ["vanilla"]\n[[datasets]]\nname = "d"\neval = { path = "../dev.jsonl" }\n',
-        encoding="utf-8",
-    )
-    _write(tmp_path / "dev.jsonl", DEV)
-    config = load_eval_config(tmp_path / "configs" / "eval.toml")
-    assert config.run_id == "eval"
-    assert config.team.agents[0].name == "a"
-    assert [t.id for t in load_datasets(config)[0].eval_tasks] == ["t10", "t11", "t12"]
-    assert config.team_for_run().memory.store == str(config.run_directory / "memory")
-
-
-def test_limited_caps_the_evaluation_tasks_only(tmp_path: Path) -> None:
-    config = make_config(tmp_path).limited(1)
-    datasets = load_datasets(config)
-    assert [len(d.eval_tasks) for d in datasets] == [1, 1]
-    assert all(d.train is not None and len(d.train.tasks) == len(TRAIN) for d in datasets)
 
 
 def test_transient_errors_are_retried_and_bad_requests_are_not() -> None:
