@@ -154,6 +154,21 @@ def test_run_resume_and_report(tmp_path: Path, fakes: Fakes) -> None:
     assert json.loads(report.stdout)["summary"]["run_id"] == "cli"
     assert sum(fakes.calls.values()) == calls
 
+    shown = runner.invoke(app, ["eval", "show", str(run_dir), DEV[0], "--agent", "small"])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.stdout.split())
+    assert "vanilla / small" in text
+    assert "memcollab / small" in text
+    assert "/ big" not in text
+    assert "retrieved (" in text  # the memory item's constraint, as the solver saw it
+    as_json = json.loads(runner.invoke(app, ["eval", "show", str(run_dir), DEV[0], "--json"]).stdout)
+    assert {(t["condition"], t["agent"]) for t in as_json["transcripts"]} == {
+        (c, a) for c in ("vanilla", "memcollab") for a in ("big", "small")
+    }
+    missing = runner.invoke(app, ["eval", "show", str(run_dir), "no-such-task"])
+    assert missing.exit_code == 2
+    assert "no transcript of task 'no-such-task'" in " ".join(missing.stderr.split())
+
 
 def test_a_partial_run_reports_and_limit_keeps_the_banks(tmp_path: Path, fakes: Fakes) -> None:
     config = write_files(tmp_path)

@@ -17,7 +17,7 @@ from langgraph.store.memory import InMemoryStore
 from memcollab_langgraph.errors import ConfigurationError, StoreError
 from memcollab_langgraph.evaluation import collect, results
 from memcollab_langgraph.evaluation.cache import SqliteLLMCache
-from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
+from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve, transcript_from_solve
 from memcollab_langgraph.evaluation.conditions import standard_conditions
 from memcollab_langgraph.evaluation.results import (
     ItemKey,
@@ -26,6 +26,7 @@ from memcollab_langgraph.evaluation.results import (
     RunPlan,
     TruncatedResultWarning,
 )
+from memcollab_langgraph.evaluation.transcripts import TranscriptLog
 from memcollab_langgraph.graphs import create_solve_graph
 from memcollab_langgraph.memory import MemoryHit
 from memcollab_langgraph.models import Agent
@@ -274,6 +275,35 @@ def test_result_from_a_real_solve_graph_run() -> None:
     assert r.completion_tokens > 0
     assert r.category == "math/prealgebra/percentages"
     assert r.retrieved_ids == []
+
+
+def test_a_transcript_keeps_the_conversation_and_survives_an_interrupted_write(tmp_path: Path) -> None:
+    model = ScriptedChatModel(
+        ['{"category": "prealgebra", "subcategory": "percentages"}', "25% of 40 is 10, so 30. #### 30"],
+        model_name="qwen-7b",
+    )
+    graph = create_solve_graph(Agent(name="small", model=model), taxonomy="math").compile(store=InMemoryStore())
+    task = Task(id="d1", domain="math", question="A $40 shirt is 25% off. Price?", answer="30")
+    transcript = transcript_from_solve(graph.invoke({"task": task}), run_id="r", condition="vanilla", dataset="toy")
+    assert [m["role"] for m in transcript.messages] == ["system", "user", "assistant"]
+    assert transcript.messages[1]["content"].startswith(task.question)
+    assert (transcript.answer, transcript.correct, transcript.category) == ("30", True, "math/prealgebra/percentages")
+    assert transcript.verdict is not None
+
+    log = TranscriptLog(tmp_path)
+    log.append(transcript)
+    with log.path.open("a", encoding="utf-8") as f:
+        f.write('{"run_id": "r", "condit')  # a crash in the middle of the next line
+    newer = transcript.model_copy(update={"answer": "31", "correct": False})
+    log.append(newer)  # starts on its own line, and replaces the older transcript of the item
+    with pytest.warns(TruncatedResultWarning, match="unreadable transcript line"):
+        latest = log.latest()
+    assert list(latest.values()) == [newer]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncatedResultWarning)
+        assert log.for_task("d1") == [newer]
+        with pytest.raises(ConfigurationError, match=r"no transcript of task 'd2'.*items\.jsonl"):
+            log.for_task("d2")
 
 
 @pytest.mark.parametrize("kind", ["langchain-in-memory", "sqlite"])

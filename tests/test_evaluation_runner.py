@@ -43,6 +43,7 @@ from memcollab_langgraph.evaluation import (
     ModelServerDown,
     ResultsStore,
     RunSummary,
+    TranscriptLog,
     arun_evaluation,
     is_transient,
     load_datasets,
@@ -165,6 +166,16 @@ def test_smoke_evaluation_writes_the_report_and_builds_each_bank_once(tmp_path: 
     assert results["naive_transfer", "small", "toy", "t11"].memory_source == ["big"]
     assert results["vanilla", "small", "toy", "t11"].retrieved_ids == []
 
+    # One transcript per item: what the solver saw (the retrieved constraints in its system prompt) and said.
+    transcripts = TranscriptLog(run).latest()
+    assert set(transcripts) == set(results)
+    seen = transcripts["memcollab", "small", "toy", "t11"]
+    assert [c.id for c in seen.retrieved] == results["memcollab", "small", "toy", "t11"].retrieved_ids
+    assert seen.retrieved[0].text in seen.messages[0]["content"]
+    assert (seen.correct, seen.answer, seen.messages[-1]["role"]) == (True, "54", "assistant")
+    assert transcripts["vanilla", "small", "toy", "t11"].retrieved == []
+    assert "Constraints distilled" not in transcripts["vanilla", "small", "toy", "t11"].messages[0]["content"]
+
     # Banks: self memory x2 (one per agent), naive transfer x2, MemCollab x1, all shared by both data
     # sets (same training tasks). One distillation per bank and training task, none repeated.
     assert team.count("distill") == 5 * len(TRAIN)
@@ -271,12 +282,15 @@ def test_failed_items_are_recorded_and_retried_by_the_next_run(tmp_path: Path) -
     summary = report_of(run)
     assert summary.failed == 1
     assert not summary.complete
+    key = ("vanilla", "small", "toy", "t11")
+    assert key not in TranscriptLog(run).latest(), "a failure's error is in its result; it has no conversation"
 
     again = Team()
     evaluate(config, again, store)
     assert again.solved == [("small", "t11")]
     assert latest(run)["vanilla", "small", "toy", "t11"].error is None
     assert report_of(run).complete
+    assert TranscriptLog(run).latest()[key].answer == latest(run)[key].answer == "55"  # type: ignore[index]
 
 
 def test_a_server_that_stopped_answering_stops_the_run_and_the_next_run_retries(tmp_path: Path) -> None:

@@ -189,4 +189,6 @@ def test_the_audit_command_lists_and_archives_retold_constraints(tmp_path: Path)
     few.write_text("".join(few.read_text().splitlines(keepends=True)[:20]), encoding="utf-8")
     refused = runner.invoke(app, ["audit", "-c", str(config), "-t", str(few)])
     assert refused.exit_code == 2
-    assert "cannot audit: story check off: few.jsonl has 20 task questions" in " ".join(refused.stderr.split())
+    refusal = " ".join(refused.stderr.split())
+    assert "cannot audit: story check off: few.jsonl has 20 task questions" in refusal
+    assert "set [distiller] story_reference" in refusal  # the fix, not eaten as console markup

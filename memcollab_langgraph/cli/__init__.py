@@ -55,7 +55,7 @@ RETRY = RetryPolicy(max_attempts=3)
 
 
 def _fail(error: MemCollabError) -> None:
-    notes.print(f"[red]error:[/red] {error}")
+    notes.print(f"[red]error:[/red] {escape(str(error))}")
     raise typer.Exit(code=2)
 
 

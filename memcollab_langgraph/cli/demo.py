@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from memcollab_langgraph.cli.render import console, distillation_summary, hits_table, notes, usage_table
 from memcollab_langgraph.config import Config, parse_config
@@ -136,7 +137,7 @@ def demo(
             )
             out = solve.compile(store=rt.store).invoke({"task": task, "agent": solver.name})
     except MemCollabError as e:
-        notes.print(f"[red]error:[/red] {e}")
+        notes.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(code=2) from None
     console.print(f"category: {out['category']} (by {out['classification'].source})")
     hits = out.get("hits", [])

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.panel import Panel
 from rich.table import Table
 
 from memcollab_langgraph.cli.render import console, emit_json, notes
@@ -24,6 +25,7 @@ from memcollab_langgraph.evaluation import (
     ReportFiles,
     ResultsStore,
     RunSummary,
+    TranscriptLog,
     load_datasets,
     load_eval_config,
     plan_evaluation,
@@ -34,7 +36,7 @@ from memcollab_langgraph.evaluation.markdown import format_p
 from memcollab_langgraph.evaluation.statistics import Estimate
 from memcollab_langgraph.runtime import Runtime
 
-__all__ = ["app", "report", "run"]
+__all__ = ["app", "report", "run", "show"]
 
 app = typer.Typer(
     help="Evaluate conditions (vanilla, self memory, naive transfer, self-contrast, MemCollab) on data sets.",
@@ -45,7 +47,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON
 
 
 def _exit_for(error: MemCollabError) -> typer.Exit:
-    notes.print(f"[red]error:[/red] {error}")
+    notes.print(f"[red]error:[/red] {escape(str(error))}")
     return typer.Exit(code=2 if isinstance(error, ConfigurationError) else 1)
 
 
@@ -204,6 +206,39 @@ def _run(cfg: EvalConfig, *, progress: bool) -> ReportFiles:
         results_json=directory / "results.json",
         plots=sorted(directory.glob("*.png")),
     )
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (<results>/<run_id>).")],
+    task_id: Annotated[str, typer.Argument(help="The task, e.g. gsm8k/6e9d9c1d48ea (ids are in items.jsonl).")],
+    condition: Annotated[list[str] | None, typer.Option(help="Only this condition (repeatable).")] = None,
+    agent: Annotated[list[str] | None, typer.Option(help="Only this agent (repeatable).")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show what the solver saw and said on one task, under each condition: constraints, replies, verdict."""
+    try:
+        found = TranscriptLog(run_dir).for_task(task_id)
+    except MemCollabError as e:
+        raise _exit_for(e) from None
+    shown = [t for t in found if (not condition or t.condition in condition) and (not agent or t.agent in agent)]
+    if json:
+        emit_json({"transcripts": shown})
+        return
+    if not shown:
+        notes.print(f"no transcript of {task_id} matches; it has {sorted({(t.condition, t.agent) for t in found})}")
+        raise typer.Exit(code=1)
+    for t in shown:
+        verdict = {True: "[green]correct[/green]", False: "[red]wrong[/red]", None: "unverified"}[t.correct]
+        console.rule(f"{t.condition} / {t.agent}: {verdict}, answer {escape(repr(t.answer))}")
+        console.print(f"category: {t.category or '-'}; stopped: {t.stop_reason or '-'}")
+        for hit in t.retrieved:
+            console.print(f"  retrieved ({hit.level}, {hit.category}): {escape(hit.text)}", soft_wrap=True)
+        for message in t.messages:
+            role = str(message.get("role", "?"))
+            console.print(Panel(escape(str(message.get("content", ""))), title=role, title_align="left"))
+        if t.verdict:
+            console.print(f"verdict: {escape(t.verdict)}", soft_wrap=True)
 
 
 @app.command()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from memcollab_langgraph.cli.render import console, emit_json, notes
 from memcollab_langgraph.config import load_config
@@ -56,7 +57,7 @@ def serve(
     try:
         state = serve_detached(_models(model, config), name=name, port=port)
     except MemCollabError as e:
-        notes.print(f"[red]error:[/red] {e}")
+        notes.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(code=2) from None
     if json:
         emit_json(state.to_json())

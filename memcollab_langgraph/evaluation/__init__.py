@@ -7,7 +7,8 @@
 * :mod:`.conditions`: the conditions compared (:func:`standard_conditions`: vanilla, self memory,
   naive transfer, self-contrast, MemCollab; :func:`transfer_matrix_conditions`) and the leakage guard.
 * :mod:`.results`: :class:`ItemResult` records in an append-only, crash-safe, resumable JSONL store.
-* :mod:`.collect`: a solve graph's final state (or a failure) as an :class:`ItemResult`.
+* :mod:`.collect`: a solve graph's final state (or a failure) as an :class:`ItemResult` and a transcript.
+* :mod:`.transcripts`: ``transcripts.jsonl``, what each item's solver saw and said (``memcollab eval show``).
 * :mod:`.cache`: :class:`SqliteLLMCache`, a persistent langchain ``BaseCache``.
 * :mod:`.statistics`: bootstrap intervals, paired differences, exact McNemar, Holm.
 * :mod:`.summary`, :mod:`.markdown`, :mod:`.plots`, :mod:`.report`: ``summary.md``,
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from memcollab_langgraph.errors import ModelServerDown
 from memcollab_langgraph.evaluation.cache import CacheStats, SqliteLLMCache
-from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
+from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve, transcript_from_solve
 from memcollab_langgraph.evaluation.conditions import (
     TRANSFER_PREFIX,
     VANILLA,
@@ -77,6 +78,7 @@ from memcollab_langgraph.evaluation.summary import (
     TransferCell,
     summarize,
 )
+from memcollab_langgraph.evaluation.transcripts import Transcript, TranscriptLog
 
 __all__ = [
     "CONDITION_NAMES",
@@ -107,6 +109,8 @@ __all__ = [
     "SqliteLLMCache",
     "TaskFileConfig",
     "TrainSet",
+    "Transcript",
+    "TranscriptLog",
     "TransferCell",
     "TransferMatrixConfig",
     "TruncatedResultWarning",
@@ -128,6 +132,7 @@ __all__ = [
     "plan_evaluation",
     "render_markdown",
     "result_from_solve",
+    "transcript_from_solve",
     "run_evaluation",
     "standard_conditions",
     "summarize",

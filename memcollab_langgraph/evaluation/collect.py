@@ -1,7 +1,8 @@
-"""Turn a solve graph's final state into an :class:`~memcollab_langgraph.evaluation.ItemResult`.
+"""Turn a solve graph's final state into an :class:`~memcollab_langgraph.evaluation.ItemResult` and a transcript.
 
 The orchestration layer runs one solve per (condition, agent, task) and records it with
-:func:`result_from_solve`, or records a failure with :func:`failed_result`. Both read the values
+:func:`result_from_solve` (and its conversation with :func:`transcript_from_solve`), or records a
+failure with :func:`failed_result`. They read the values
 the solve graph writes (``trajectory``, ``verdict``, ``hits``, ``usage_log``, ``category``) as
 objects or as the plain dicts a checkpoint gives back.
 """
@@ -16,12 +17,13 @@ from pydantic import BaseModel
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation.results import ItemKey, ItemResult
+from memcollab_langgraph.evaluation.transcripts import RetrievedConstraint, Transcript
 from memcollab_langgraph.memory import MemoryHit
 from memcollab_langgraph.nodes import ModelCall
 from memcollab_langgraph.schema import Trajectory
 from memcollab_langgraph.verifiers import Verdict
 
-__all__ = ["failed_result", "result_from_solve"]
+__all__ = ["failed_result", "result_from_solve", "transcript_from_solve"]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -75,14 +77,7 @@ def result_from_solve(
         >>> r.key, r.correct, r.turns
         (ItemKey(condition='vanilla', agent='a', dataset='toy', task_id='q1'), True, 1)
     """
-    trajectory = _as(Trajectory, output.get("trajectory"))
-    if trajectory is None:
-        raise ConfigurationError(
-            f"the solve output has no 'trajectory' (keys: {sorted(output)}); record a failure with "
-            "failed_result instead"
-        )
-    verdict = _as(Verdict, output.get("verdict"))
-    hits = [h for h in (_as(MemoryHit, v) for v in output.get("hits") or []) if h is not None]
+    trajectory, verdict, hits = _solved(output)
     calls = [c for c in (_as(ModelCall, v) for v in output.get("usage_log") or []) if c is not None]
     by_step: dict[str, int] = {}
     for call in calls:
@@ -122,6 +117,48 @@ def result_from_solve(
         finished_at=finished_at,
         code_version=code_version,
     )
+
+
+def transcript_from_solve(output: Mapping[str, Any], *, run_id: str, condition: str, dataset: str) -> Transcript:
+    """What the solver saw and said in a finished solve: the constraints retrieved, the conversation, the verdict.
+
+    Raises:
+        ConfigurationError: The state has no ``trajectory`` (the solve did not run).
+    """
+    trajectory, verdict, hits = _solved(output)
+    category = output.get("category")
+    stop = output.get("stop_reason")
+    return Transcript(
+        run_id=run_id,
+        condition=condition,
+        agent=trajectory.agent.name,
+        dataset=dataset,
+        task_id=trajectory.task_id,
+        category=str(category) if category is not None else None,
+        retrieved=[
+            RetrievedConstraint(
+                id=h.constraint.id, text=h.constraint.text, category=str(h.constraint.category), level=h.level
+            )
+            for h in hits
+        ],
+        messages=trajectory.messages,
+        answer=trajectory.answer,
+        correct=verdict.correct if verdict is not None else trajectory.correct,
+        verdict=verdict.detail if verdict is not None else trajectory.verdict_detail,
+        stop_reason=str(stop) if stop is not None else None,
+    )
+
+
+def _solved(output: Mapping[str, Any]) -> tuple[Trajectory, Verdict | None, list[MemoryHit]]:
+    trajectory = _as(Trajectory, output.get("trajectory"))
+    if trajectory is None:
+        raise ConfigurationError(
+            f"the solve output has no 'trajectory' (keys: {sorted(output)}); record a failure with "
+            "failed_result instead"
+        )
+    verdict = _as(Verdict, output.get("verdict"))
+    hits = [h for h in (_as(MemoryHit, v) for v in output.get("hits") or []) if h is not None]
+    return trajectory, verdict, hits
 
 
 def failed_result(

@@ -19,7 +19,8 @@
    graph (``retrieval="none"`` for ``vanilla``, the condition's variant otherwise; verified; utility
    counters are *not* updated, so no item changes the memory another reads), and appends each
    :class:`~memcollab_langgraph.evaluation.ItemResult` as soon as the item finishes, with the
-   :func:`~memcollab_langgraph.version.code_version` that produced it;
+   :func:`~memcollab_langgraph.version.code_version` that produced it, and its transcript (what the
+   solver saw and said) to ``transcripts.jsonl``;
 6. writes the report (``summary.md``, ``results.json``, plots).
 
 **Resuming.** Re-running the same configuration (same run id) skips finished items, retries failed
@@ -84,7 +85,7 @@ from memcollab_langgraph.errors import (
     ConfigurationError,
 )
 from memcollab_langgraph.evaluation.cache import SqliteLLMCache
-from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve
+from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve, transcript_from_solve
 from memcollab_langgraph.evaluation.config import EvalConfig
 from memcollab_langgraph.evaluation.failures import RECORDED_ERRORS, FailureStreak, is_transient
 from memcollab_langgraph.evaluation.ledger import (
@@ -98,6 +99,7 @@ from memcollab_langgraph.evaluation.ledger import (
 from memcollab_langgraph.evaluation.plan import BankPlan, EvaluationPlan, WorkItem, load_datasets, plan_evaluation
 from memcollab_langgraph.evaluation.report import write_report
 from memcollab_langgraph.evaluation.results import ItemResult, ResultsStore
+from memcollab_langgraph.evaluation.transcripts import TranscriptLog
 from memcollab_langgraph.graphs import (
     arun_tasks,
     asqlite_checkpointer,
@@ -185,6 +187,7 @@ class _Context:
     retry: RetryPolicy
     progress: bool
     streak: FailureStreak
+    transcripts: TranscriptLog
     cache: SqliteLLMCache | None = None
     checkpointer: BaseCheckpointSaver[Any] | None = None
     _graphs: dict[tuple[str, str, str | None], CompiledStateGraph[Any, Any, Any, Any]] = dataclasses.field(
@@ -241,6 +244,12 @@ class _Context:
             )
             out.append((bank.thread_prefix(source), graph.compile(checkpointer=self.checkpointer, store=self.store)))
         return out
+
+    def transcribe(self, item: WorkItem, output: Mapping[str, Any] | BaseException) -> None:
+        """Append the item's transcript (a finished solve only: a failure has its error in the result)."""
+        if not isinstance(output, BaseException):
+            run_id, condition, dataset = self.results.run_id, item.key.condition, item.key.dataset
+            self.transcripts.append(transcript_from_solve(output, run_id=run_id, condition=condition, dataset=dataset))
 
     def outcome(self, item: WorkItem, output: Mapping[str, Any] | BaseException, started: datetime) -> ItemResult:
         finished = datetime.now(UTC)
@@ -322,6 +331,7 @@ def _solve_one(ctx: _Context, item: WorkItem) -> ItemResult:
     except RECORDED_ERRORS as error:
         output = error
     result = ctx.outcome(item, output, started)
+    ctx.transcribe(item, output)
     ctx.results.append(result)  # durable before the item counts as done
     ctx.streak.record(output)
     return result
@@ -336,6 +346,7 @@ async def _asolve_one(ctx: _Context, item: WorkItem, limit: asyncio.Semaphore) -
         except RECORDED_ERRORS as error:
             output = error
         result = ctx.outcome(item, output, started)
+        await asyncio.to_thread(ctx.transcribe, item, output)
         await ctx.results.aappend(result)
         ctx.streak.record(output)
         return result
@@ -455,6 +466,7 @@ def _context(config: EvalConfig, runtime: Runtime, results: ResultsStore, progre
         retry=RetryPolicy(max_attempts=config.retries, retry_on=is_transient),
         progress=progress,
         streak=FailureStreak(config.max_consecutive_failures),
+        transcripts=TranscriptLog(results.directory),
         cache=cache,
     )
 
