@@ -441,6 +441,25 @@ def test_a_run_planned_before_a_setting_existed_resumes_with_what_it_did_then(
         evaluate(config(default), Team(), InMemoryStore())  # today's default differs
 
 
+def test_the_constraints_preamble_reaches_the_memory_solves_and_is_part_of_the_run(tmp_path: Path) -> None:
+    preamble = "Notes from similar tasks; use one only if its situation matches this task:"
+    config = make_config(tmp_path, conditions=["vanilla", "memcollab"], constraints_preamble=preamble)
+    run = evaluate(config, Team(), InMemoryStore())
+    transcripts = TranscriptLog(run).latest()
+    memory = [t for k, t in transcripts.items() if k[0] == "memcollab"]
+    assert memory
+    assert all(t.messages[0]["content"].count(preamble) == 1 for t in memory)
+    assert not any(preamble in t.messages[0]["content"] for k, t in transcripts.items() if k[0] == "vanilla")
+    with pytest.raises(ConfigurationError, match=r"changed: \['constraints_preamble'\]"):
+        evaluate(make_config(tmp_path, conditions=["vanilla", "memcollab"]), Team(), InMemoryStore())
+    # A run planned before the setting existed told the solver to follow the constraints where they apply.
+    plan_file = run / "plan.json"
+    plan = json.loads(plan_file.read_text())
+    del plan["metadata"]["fingerprint"]["constraints_preamble"]
+    plan_file.write_text(json.dumps(plan))
+    evaluate(make_config(tmp_path, conditions=["vanilla", "memcollab"]), Team(), InMemoryStore())
+
+
 def test_the_story_check_keeps_training_stories_retold_by_the_distiller_out_of_the_banks(tmp_path: Path) -> None:
     write_tasks(tmp_path / "reference.jsonl", REFERENCE)
     retold = {"when": "pens are packed in boxes", "enforce": "multiply pens per box by the boxes", "avoid": "adding"}

@@ -92,6 +92,23 @@ def test_retrieved_constraints_are_rendered_into_the_prompt(call: Call) -> None:
     assert len(model.calls) == 1
 
 
+@pytest.mark.parametrize("preamble", [None, "These may not apply; use one only if its situation is this task's:"])
+def test_the_constraints_come_after_the_preamble(call: Call, preamble: str | None) -> None:
+    hit = _hit("multiplying whole numbers", "double-check the product", "adding instead of multiplying")
+    expected = (
+        preamble or "Constraints distilled from earlier solutions of similar tasks. Follow them where they apply:"
+    )
+
+    def reply(messages: list[BaseMessage]) -> str:
+        assert f"{expected}\n1. {hit.constraint.text}" in messages[0].text
+        return "\\boxed{42}"
+
+    node = create_solver_node(
+        _agent(FunctionChatModel(reply)), **({"constraints_preamble": preamble} if preamble else {})
+    )
+    assert call(node, {"task": MATH, "hits": [hit]})["trajectory"].answer == "42"
+
+
 def test_no_constraints_means_no_constraint_block(call: Call) -> None:
     def reply(messages: list[BaseMessage]) -> str:
         assert "Constraints" not in messages[0].text
@@ -241,6 +258,8 @@ def test_settings_are_validated() -> None:
         create_solver_node(agent, max_turns=0)
     with pytest.raises(ConfigurationError, match="unique"):
         create_solver_node([agent, agent])
+    with pytest.raises(ConfigurationError, match="constraints_preamble must say what the constraints are"):
+        create_solver_node(agent, constraints_preamble="  ")
     with pytest.raises(ConfigurationError, match="BaseChatModel"):
         Agent(name="x", model="gpt-4")  # type: ignore[arg-type]
 

@@ -61,6 +61,7 @@ from memcollab_langgraph.evaluation.conditions import (
     transfer_matrix_conditions,
 )
 from memcollab_langgraph.memory.models import DEFAULT_FALLBACK, FallbackLevel
+from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE
 from memcollab_langgraph.tasks import TaskFormat
 
 __all__ = [
@@ -153,6 +154,8 @@ class EvalConfig(_Strict):
     constraints: ``"exact"``, ``"category"`` (a subcategory's parent) or ``"domain"`` (any category)."""
     classifier: Literal["consumer", "team"] = "consumer"
     """Who classifies evaluation tasks for retrieval: the consumer's own model, or the team's [classifier]."""
+    constraints_preamble: str = Field(default=DEFAULT_CONSTRAINTS_PREAMBLE, min_length=1)
+    """What the solver's system prompt says before the retrieved constraints (memory conditions)."""
     max_turns: int | None = Field(default=None, gt=0)
     """Reasoning turns per solve; default the team's ``max_turns``."""
     max_concurrency: int = Field(default=1, gt=0)

@@ -252,6 +252,7 @@ def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> dict[
         "retrieval": config.retrieval,
         "k": config.k,
         "fallback": config.fallback,
+        "constraints_preamble": config.constraints_preamble,
         "self_contrast": [config.self_contrast_samples, config.self_contrast_temperature],
         "seed": config.seed,
         "train": train,

@@ -110,6 +110,7 @@ from memcollab_langgraph.graphs import (
 )
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes.effects import Program, adrive, drive, effect, perform
+from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE
 from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.taxonomy import Taxonomy
 from memcollab_langgraph.version import code_version
@@ -128,9 +129,11 @@ _SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
     "fallback": "domain",
     "distiller_labels": "distiller",
     "distiller_story_check": {},
+    "constraints_preamble": DEFAULT_CONSTRAINTS_PREAMBLE,
 }
 """What runs planned before a setting existed did: retrieval fell back to the whole domain, the
-distiller labelled each constraint from the taxonomy shown in its prompt, and no story check ran."""
+distiller labelled each constraint from the taxonomy shown in its prompt, no story check ran, and
+the solver was told to follow the constraints where they apply."""
 
 
 def _check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
@@ -213,6 +216,7 @@ class _Context:
                 verify=True,
                 record_outcomes=False,
                 retrieval=condition.retrieval or "none",
+                constraints_preamble=self.config.constraints_preamble,
                 retry_policy=self.retry,
             )
             self._graphs[key] = graph.compile(store=self.store)

@@ -23,6 +23,7 @@ from memcollab_langgraph.nodes import (
     route_after_solve,
 )
 from memcollab_langgraph.nodes.inputs import read_task
+from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE
 from memcollab_langgraph.schema import CategoryPath
 from memcollab_langgraph.taxonomy import Taxonomy
 
@@ -60,6 +61,7 @@ def create_solve_graph(
     verify: bool = True,
     record_outcomes: bool = True,
     retrieval: RetrievalVariant = "task_aware",
+    constraints_preamble: str = DEFAULT_CONSTRAINTS_PREAMBLE,
     retry_policy: RetryPolicy | None = None,
 ) -> StateGraph[SolveState]:
     """A graph answering one task (``task``) with one agent (``agent``) and the shared memory.
@@ -87,6 +89,7 @@ def create_solve_graph(
         record_outcomes: Update the retrieved constraints' utility counters from the verdict.
         retrieval: ``"task_aware"`` (default), ``"embedding_only"`` (no classifier: the whole domain,
             ranked by ``ranker``) or ``"none"`` (no memory: the vanilla baseline).
+        constraints_preamble: What the solver's system prompt says before the retrieved constraints.
         retry_policy: Retries for the model-calling nodes.
 
     Returns:
@@ -111,7 +114,8 @@ def create_solve_graph(
         raise ConfigurationError(f"retrieval must be one of {list(get_args(RetrievalVariant))}, got {retrieval!r}")
 
     graph = StateGraph(SolveState)
-    graph.add_node("solve", create_solver_node(team, max_turns=max_turns), retry_policy=retry_policy)
+    solver = create_solver_node(team, max_turns=max_turns, constraints_preamble=constraints_preamble)
+    graph.add_node("solve", solver, retry_policy=retry_policy)
     retriever = create_retriever_node(
         bank_name=bank_name,
         taxonomy=taxonomy,

@@ -16,6 +16,7 @@ from memcollab_langgraph.schema import CategoryPath, Constraint, ConstraintLabel
 from memcollab_langgraph.taxonomy import Taxonomy
 
 __all__ = [
+    "DEFAULT_CONSTRAINTS_PREAMBLE",
     "WORKED_EXAMPLE",
     "classifier_messages",
     "contrastive_distiller_messages",
@@ -87,19 +88,29 @@ def classifier_messages(task: Task, taxonomy: Taxonomy) -> list[BaseMessage]:
     return [SystemMessage(content=_CLASSIFIER_SYSTEM), HumanMessage(content=user)]
 
 
-def _solver_system(task: Task, constraints: Sequence[Constraint]) -> str:
+DEFAULT_CONSTRAINTS_PREAMBLE = (
+    "Constraints distilled from earlier solutions of similar tasks. Follow them where they apply:"
+)
+"""What the solver's system prompt says before the retrieved constraints (the prompt of every run so far)."""
+
+
+def _solver_system(task: Task, constraints: Sequence[Constraint], preamble: str) -> str:
     role = "a careful programmer" if task.domain == "code" else "a careful problem solver"
     text = f"You are {role}."
     if constraints:
-        text += (
-            "\n\nConstraints distilled from earlier solutions of similar tasks. Follow them where they "
-            f"apply:\n{render_constraints(constraints)}"
-        )
+        text += f"\n\n{preamble}\n{render_constraints(constraints)}"
     return text
 
 
-def solver_messages(task: Task, constraints: Sequence[Constraint], *, python_tool: bool) -> list[BaseMessage]:
-    """The first prompt of a solve: role and constraints (system), then the task and how to answer."""
+def solver_messages(
+    task: Task,
+    constraints: Sequence[Constraint],
+    *,
+    python_tool: bool,
+    preamble: str = DEFAULT_CONSTRAINTS_PREAMBLE,
+) -> list[BaseMessage]:
+    """The first prompt of a solve: role and constraints (system, after ``preamble``), then the task and
+    how to answer."""
     parts = [task.question.strip()]
     if task.visible_tests:
         parts.append("Your code should pass tests like these:\n" + "\n".join(task.visible_tests))
@@ -112,7 +123,7 @@ def solver_messages(task: Task, constraints: Sequence[Constraint], *, python_too
     else:
         parts.append("Reason step by step, then state the final answer as \\boxed{...}.")
     return [
-        SystemMessage(content=_solver_system(task, constraints)),
+        SystemMessage(content=_solver_system(task, constraints, preamble)),
         HumanMessage(content="\n\n".join(parts)),
     ]
 

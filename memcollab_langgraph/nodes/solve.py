@@ -24,7 +24,7 @@ from memcollab_langgraph.models import Agent, agents_by_name
 from memcollab_langgraph.nodes.effects import NodeRunnable, Program, as_node, effect, perform
 from memcollab_langgraph.nodes.inputs import read_hits, read_task
 from memcollab_langgraph.nodes.llm import ModelCall, chat_effect
-from memcollab_langgraph.nodes.prompts import solver_messages
+from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE, solver_messages
 from memcollab_langgraph.nodes.turns import StopReason, failed_tests_feedback, plan_turn, python_feedback
 from memcollab_langgraph.schema import Trajectory, Usage
 from memcollab_langgraph.verifiers import arun_python, averify_code, run_python, verify_code
@@ -45,8 +45,14 @@ class SolverSettings:
     """Code: run the task's visible tests on the program and feed failures back."""
     sandbox_timeout_s: float = 10.0
     max_feedback_chars: int = 2000
+    constraints_preamble: str = DEFAULT_CONSTRAINTS_PREAMBLE
+    """What the system prompt says before the retrieved constraints."""
 
     def __post_init__(self) -> None:
+        if not self.constraints_preamble.strip():
+            raise ConfigurationError(
+                "constraints_preamble must say what the constraints are (it precedes them in the system prompt), got ''"
+            )
         if isinstance(self.max_turns, bool) or not isinstance(self.max_turns, int) or self.max_turns < 1:
             raise ConfigurationError(f"max_turns must be a positive int, got {self.max_turns!r}")
         if not self.sandbox_timeout_s > 0:
@@ -80,7 +86,9 @@ def _program(
     task = read_task(state)
     agent = _pick_agent(agents, state)
     hits = read_hits(state)
-    messages = solver_messages(task, [h.constraint for h in hits], python_tool=settings.python_tool)
+    messages = solver_messages(
+        task, [h.constraint for h in hits], python_tool=settings.python_tool, preamble=settings.constraints_preamble
+    )
     usage = Usage()
     calls: list[ModelCall] = []
     answer: str | None = None
@@ -150,6 +158,7 @@ def create_solver_node(
     run_visible_tests: bool = True,
     sandbox_timeout_s: float = 10.0,
     max_feedback_chars: int = 2000,
+    constraints_preamble: str = DEFAULT_CONSTRAINTS_PREAMBLE,
     name: str = "solve",
 ) -> NodeRunnable:
     """A node in which an agent solves ``state["task"]`` with the retrieved constraints in its prompt.
@@ -167,6 +176,7 @@ def create_solver_node(
         run_visible_tests: Code: run ``Task.visible_tests`` and feed failures back.
         sandbox_timeout_s: Wall-clock limit of each sandboxed run.
         max_feedback_chars: Feedback longer than this is clipped (head and tail kept).
+        constraints_preamble: What the system prompt says before the retrieved constraints.
         name: The runnable's name.
 
     Raises:
@@ -188,6 +198,7 @@ def create_solver_node(
         run_visible_tests=run_visible_tests,
         sandbox_timeout_s=sandbox_timeout_s,
         max_feedback_chars=max_feedback_chars,
+        constraints_preamble=constraints_preamble,
     )
     return as_node(name, lambda state: _program(agents, settings, state))
 
