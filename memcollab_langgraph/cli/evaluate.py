@@ -214,7 +214,7 @@ def show(
     task_id: Annotated[str, typer.Argument(help="The task, e.g. gsm8k/6e9d9c1d48ea (ids are in items.jsonl).")],
     condition: Annotated[list[str] | None, typer.Option(help="Only this condition (repeatable).")] = None,
     agent: Annotated[list[str] | None, typer.Option(help="Only this agent (repeatable).")] = None,
-    json: JsonOpt = False,
+    json: Annotated[bool, typer.Option("--json", help="Print the transcripts as JSON.")] = False,
 ) -> None:
     """Show what the solver saw and said on one task, under each condition: constraints, replies, verdict."""
     try:
