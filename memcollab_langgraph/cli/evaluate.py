@@ -26,6 +26,7 @@ from memcollab_langgraph.evaluation import (
     ResultsStore,
     RunSummary,
     TranscriptLog,
+    compare_runs,
     load_datasets,
     load_eval_config,
     plan_evaluation,
@@ -36,7 +37,7 @@ from memcollab_langgraph.evaluation.markdown import format_p
 from memcollab_langgraph.evaluation.statistics import Estimate
 from memcollab_langgraph.runtime import Runtime
 
-__all__ = ["app", "report", "run", "show"]
+__all__ = ["app", "compare", "report", "run", "show"]
 
 app = typer.Typer(
     help="Evaluate conditions (vanilla, self memory, naive transfer, self-contrast, MemCollab) on data sets.",
@@ -239,6 +240,46 @@ def show(
             console.print(Panel(escape(str(message.get("content", ""))), title=role, title_align="left"))
         if t.verdict:
             console.print(f"verdict: {escape(t.verdict)}", soft_wrap=True)
+
+
+@app.command()
+def compare(
+    first: Annotated[Path, typer.Argument(help="The baseline run directory.")],
+    second: Annotated[Path, typer.Argument(help="The run with the changed setting.")],
+    json: Annotated[bool, typer.Option("--json", help="Print the cells as JSON.")] = False,
+) -> None:
+    """Compare two runs of the same items cell by cell: wins, losses, McNemar p, unchanged retrievals."""
+    try:
+        runs = [ResultsStore(d.resolve().parent, d.resolve().name) for d in (first, second)]
+        for run in runs:
+            if not run.items_path.exists():
+                raise ConfigurationError(f"{run.directory} is not a run directory (it has no items.jsonl)")
+        cells = compare_runs(runs[0].read(), runs[1].read())
+    except MemCollabError as e:
+        raise _exit_for(e) from None
+    if json:
+        emit_json({"first": str(runs[0].directory), "second": str(runs[1].directory), "cells": cells})
+        return
+    table = Table(title=f"{runs[1].run_id} against {runs[0].run_id}, on the items both finished", title_justify="left")
+    for column in ("data set", "agent", "condition", "n", "right: first", "second", "second only / first only"):
+        table.add_column(column, justify="left" if column in ("data set", "agent", "condition") else "right")
+    table.add_column("McNemar p", justify="right")
+    table.add_column("same retrieval (same verdict)", justify="right")
+    for c in cells:
+        table.add_row(
+            c.dataset,
+            c.agent,
+            c.condition,
+            str(c.n),
+            str(c.correct_a),
+            str(c.correct_b),
+            f"{c.only_b} / {c.only_a}",
+            format_p(c.p_value),
+            f"{c.same_retrieval} ({c.same_retrieval_same_verdict})",
+        )
+    console.print(table)
+    if not cells:
+        notes.print("the two runs have no finished item in common")
 
 
 @app.command()

@@ -8,6 +8,7 @@
   naive transfer, self-contrast, MemCollab; :func:`transfer_matrix_conditions`) and the leakage guard.
 * :mod:`.results`: :class:`ItemResult` records in an append-only, crash-safe, resumable JSONL store.
 * :mod:`.collect`: a solve graph's final state (or a failure) as an :class:`ItemResult` and a transcript.
+* :mod:`.compare`: two runs of the same items, cell by cell (``memcollab eval compare``).
 * :mod:`.transcripts`: ``transcripts.jsonl``, what each item's solver saw and said (``memcollab eval show``).
 * :mod:`.cache`: :class:`SqliteLLMCache`, a persistent langchain ``BaseCache``.
 * :mod:`.statistics`: bootstrap intervals, paired differences, exact McNemar, Holm.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from memcollab_langgraph.errors import ModelServerDown
 from memcollab_langgraph.evaluation.cache import CacheStats, SqliteLLMCache
 from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve, transcript_from_solve
+from memcollab_langgraph.evaluation.compare import CellComparison, compare_runs
 from memcollab_langgraph.evaluation.conditions import (
     TRANSFER_PREFIX,
     VANILLA,
@@ -82,6 +84,7 @@ from memcollab_langgraph.evaluation.transcripts import Transcript, TranscriptLog
 
 __all__ = [
     "CONDITION_NAMES",
+    "CellComparison",
     "RECORDED_ERRORS",
     "TRANSFER_PREFIX",
     "VANILLA",
@@ -117,6 +120,7 @@ __all__ = [
     "WorkItem",
     "accuracy",
     "arun_evaluation",
+    "compare_runs",
     "bootstrap_mean",
     "check_no_leakage",
     "failed_result",
