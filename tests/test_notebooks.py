@@ -20,7 +20,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 EXPECTED_OUTPUT = {
     "quickstart.ipynb": ["8 tasks built", "math/prealgebra/percentages", "answers 12960: correct"],
     "explore_memory.ipynb": ["constraints in bank 'local-team'", "preferred_agents", "image/png"],
-    "read_evaluation.ipynb": ["results of", "memcollab", "image/png"],
+    "read_evaluation.ipynb": ["results of", "memcollab", "image/png", "== memcollab /", "retrieved ("],
 }
 
 
