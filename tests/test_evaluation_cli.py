@@ -234,6 +234,28 @@ def test_dry_run_shows_the_plan_without_starting_a_model(tmp_path: Path, monkeyp
     assert "[distiller] story_reference" in " ".join(shown.stdout.split())  # the fix, not eaten as markup
 
 
+def test_dry_run_shows_the_curated_constraints_and_refuses_a_bad_file(tmp_path: Path) -> None:
+    config = write_files(tmp_path)
+    rule = {"when": "a product is asked", "enforce": "multiply", "avoid": "adding", "category": "math/prealgebra"}
+    (tmp_path / "rules.jsonl").write_text(json.dumps(rule) + "\n", encoding="utf-8")
+    args = ["eval", "run", "-c", str(config), "--dry-run", "--set", 'conditions=["vanilla", "curated"]']
+    result = CliRunner().invoke(app, [*args, "--set", "curated=rules.jsonl", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["items"] == 16
+    [(name, bank)] = plan["banks"].items()
+    assert name.startswith("curated-rules-")
+    assert (bank["method"], bank["constraints"], bank["file"]) == ("curated", 1, str(tmp_path / "rules.jsonl"))
+    assert plan["settings"]["curated"] == name
+    shown = CliRunner().invoke(app, [*args, "--set", "curated=rules.jsonl"])
+    assert "1 read from" in " ".join(shown.stdout.split())
+    (tmp_path / "rules.jsonl").write_text(json.dumps({**rule, "category": "math/knitting"}) + "\n", encoding="utf-8")
+    bad = CliRunner().invoke(app, [*args, "--set", "curated=rules.jsonl"])
+    assert bad.exit_code == 2
+    assert "constraint 1" in bad.stderr
+    assert "knitting" in bad.stderr
+
+
 def test_set_overrides_settings_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = write_files(tmp_path)
     runner = CliRunner()

@@ -356,6 +356,32 @@ def test_import_reports_the_bad_line(store: BaseStore, tmp_path: Path) -> None:
     assert bank.list_constraints() == []
 
 
+def test_import_takes_hand_written_constraints(store: BaseStore, tmp_path: Path) -> None:
+    path = tmp_path / "curated.jsonl"
+    written = {
+        "when": "a problem gives parts",
+        "enforce": "add them",
+        "avoid": "skipping one",
+        "category": "math/algebra",
+    }
+    path.write_text(json.dumps(written) + "\n" + json.dumps({**written, "category": "math/nowhere"}) + "\n")
+    bank = MemoryBank(store, taxonomy="math")
+    with pytest.raises(ConfigurationError, match="nowhere"):
+        bank.import_jsonl(path)
+    assert bank.list_constraints() == []  # nothing of a file with a bad line is written
+    path.write_text(json.dumps(written) + "\n")
+    [outcome] = bank.import_jsonl(path)
+    assert outcome.action == "added"
+    [stored] = bank.list_constraints()
+    assert (stored.text, str(stored.category)) == (
+        "When a problem gives parts, enforce add them; avoid skipping one.",
+        "math/algebra",
+    )
+    path.write_text(json.dumps({**written, "avoid": " "}) + "\n")
+    with pytest.raises(ConfigurationError, match=r"curated\.jsonl:1: invalid constraint at 'avoid'"):
+        bank.import_jsonl(path)
+
+
 def test_id_reused_in_another_category_is_rejected(store: BaseStore) -> None:
     bank = MemoryBank(store)
     bank.add(make("solving a linear equation", id="same"))

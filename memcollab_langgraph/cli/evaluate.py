@@ -21,12 +21,14 @@ from rich.table import Table
 from memcollab_langgraph.cli.render import console, emit_json, notes
 from memcollab_langgraph.errors import ConfigurationError, MemCollabError
 from memcollab_langgraph.evaluation import (
+    CURATED,
     EvalConfig,
     ReportFiles,
     ResultsStore,
     RunSummary,
     TranscriptLog,
     compare_runs,
+    load_curated,
     load_datasets,
     load_eval_config,
     plan_evaluation,
@@ -103,7 +105,7 @@ def _show(files: ReportFiles, *, as_json: bool) -> RunSummary:
 
 
 def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
-    plan = plan_evaluation(cfg, load_datasets(cfg))
+    plan = plan_evaluation(cfg, load_datasets(cfg), load_curated(cfg))
     done = ResultsStore(cfg.results_root, cfg.run_id).finished()
     pending = sum(1 for item in plan.items if item.key not in done)
     banks = {
@@ -117,6 +119,12 @@ def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
         }
         for b in plan.banks.values()
     }
+    if plan.curated is not None:
+        banks[plan.curated.name] = {
+            "method": CURATED,
+            "file": str(plan.curated.path),
+            "constraints": len(plan.curated.constraints),
+        }
     data: dict[str, Any] = {
         "run_dir": str(cfg.run_directory),
         "items": len(plan.items),
@@ -142,6 +150,13 @@ def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for bank in plan.banks.values():
         table.add_row(bank.name, bank.method, ", ".join(bank.builders), f"{len(bank.train.tasks)} ({bank.train.label})")
+    if plan.curated is not None:
+        table.add_row(
+            plan.curated.name,
+            CURATED,
+            "-",
+            f"{len(plan.curated.constraints)} read from {plan.curated.path}",
+        )
     console.print(table)
 
 

@@ -5,7 +5,8 @@
 * :mod:`.runner`: :func:`run_evaluation` / :func:`arun_evaluation`, the resumable end-to-end run.
 * :mod:`.failures`: which item failures are recorded and retried, and when a run stops.
 * :mod:`.conditions`: the conditions compared (:func:`standard_conditions`: vanilla, self memory,
-  naive transfer, self-contrast, MemCollab; :func:`transfer_matrix_conditions`) and the leakage guard.
+  naive transfer, self-contrast, MemCollab; :func:`transfer_matrix_conditions`; :func:`curated_condition`,
+  constraints from a file) and the leakage guard.
 * :mod:`.results`: :class:`ItemResult` records in an append-only, crash-safe, resumable JSONL store.
 * :mod:`.collect`: a solve graph's final state (or a failure) as an :class:`ItemResult` and a transcript.
 * :mod:`.compare`: two runs of the same items, cell by cell (``memcollab eval compare``).
@@ -23,6 +24,7 @@ from memcollab_langgraph.evaluation.cache import CacheStats, SqliteLLMCache
 from memcollab_langgraph.evaluation.collect import failed_result, result_from_solve, transcript_from_solve
 from memcollab_langgraph.evaluation.compare import CellComparison, compare_runs
 from memcollab_langgraph.evaluation.conditions import (
+    CURATED,
     TRANSFER_PREFIX,
     VANILLA,
     Condition,
@@ -30,12 +32,14 @@ from memcollab_langgraph.evaluation.conditions import (
     MemorySource,
     RetrievalVariant,
     check_no_leakage,
+    curated_condition,
     is_transfer,
     plan_cells,
     standard_conditions,
     transfer_matrix_conditions,
 )
 from memcollab_langgraph.evaluation.config import (
+    ACCEPTED_CONDITIONS,
     CONDITION_NAMES,
     DatasetConfig,
     EvalConfig,
@@ -48,10 +52,12 @@ from memcollab_langgraph.evaluation.failures import RECORDED_ERRORS, is_transien
 from memcollab_langgraph.evaluation.markdown import render_markdown
 from memcollab_langgraph.evaluation.plan import (
     BankPlan,
+    CuratedBank,
     EvaluationPlan,
     LoadedDataset,
     TrainSet,
     WorkItem,
+    load_curated,
     load_datasets,
     plan_evaluation,
 )
@@ -83,7 +89,9 @@ from memcollab_langgraph.evaluation.summary import (
 from memcollab_langgraph.evaluation.transcripts import Transcript, TranscriptLog
 
 __all__ = [
+    "ACCEPTED_CONDITIONS",
     "CONDITION_NAMES",
+    "CURATED",
     "CellComparison",
     "RECORDED_ERRORS",
     "TRANSFER_PREFIX",
@@ -92,6 +100,7 @@ __all__ = [
     "CacheStats",
     "Condition",
     "ConditionSummary",
+    "CuratedBank",
     "DatasetConfig",
     "Estimate",
     "EvalCell",
@@ -123,10 +132,12 @@ __all__ = [
     "compare_runs",
     "bootstrap_mean",
     "check_no_leakage",
+    "curated_condition",
     "failed_result",
     "holm",
     "is_transfer",
     "is_transient",
+    "load_curated",
     "load_datasets",
     "load_eval_config",
     "mcnemar_exact",

@@ -20,6 +20,10 @@ Retrieval variants:
   so every constraint of the task's domain competes, ranked by dense similarity when the store has an
   embedding index and by BM25 otherwise (``ranker="auto"``).
 * ``"none"``: no retrieval (only for the memory-less baseline).
+
+Besides the paper's conditions, :func:`curated_condition` gives the consumer constraints written by
+hand (or exported from another bank) instead of distilled ones, retrieved the same way: a control that
+tells what distilled memory does from what any constraints in the prompt do.
 """
 
 from __future__ import annotations
@@ -37,27 +41,33 @@ from memcollab_langgraph.schema import CategoryPath, Task
 
 __all__ = [
     "TRANSFER_PREFIX",
+    "CURATED",
     "VANILLA",
     "Condition",
     "EvalCell",
     "MemorySource",
     "RetrievalVariant",
     "check_no_leakage",
+    "curated_condition",
     "is_transfer",
     "plan_cells",
     "standard_conditions",
     "transfer_matrix_conditions",
 ]
 
-MemorySource = Literal["none", "self", "others", "agents", "all"]
+MemorySource = Literal["none", "self", "others", "agents", "all", "file"]
 """Whose trajectories build the memory: nobody, the consumer itself, every other agent of the team,
-the agents listed in ``builders``, or the whole team."""
+the agents listed in ``builders``, or the whole team; ``"file"``: nobody's, the constraints are read
+from a file (:func:`curated_condition`)."""
 
 RetrievalVariant = Literal["task_aware", "embedding_only", "none"]
 """How constraints are retrieved; see the module docstring."""
 
 VANILLA = "vanilla"
 """Name of the memory-less baseline every condition is compared with."""
+
+CURATED = "curated"
+"""Name of the condition whose memory is read from a file of constraints (:func:`curated_condition`)."""
 
 TRANSFER_PREFIX = "transfer:"
 """Names of transfer-matrix conditions start with this, followed by the builders joined by ``+``."""
@@ -72,9 +82,10 @@ class Condition:
 
     Args:
         name: Unique name (letters, digits and ``_ . : + -``), used in result files and reports.
-        memory: Whose trajectories build the memory (see :data:`MemorySource`).
+        memory: Whose trajectories build the memory (see :data:`MemorySource`); ``"file"`` for
+            constraints read from a file, which need no method and no builders.
         builders: The building agents when ``memory="agents"``.
-        method: How the memory is distilled (``None`` exactly when ``memory="none"``).
+        method: How the memory is distilled (``None`` exactly when ``memory`` is ``"none"`` or ``"file"``).
         retrieval: How it is retrieved; default ``"task_aware"`` with memory, ``"none"`` without.
         ranker: Ranking of retrieved constraints; default ``"bm25"`` for task-aware retrieval and
             ``"auto"`` (dense when the store has an index) for embedding-only retrieval.
@@ -135,6 +146,14 @@ class Condition:
                     f"got method={self.method!r}, builders={self.builders!r}, retrieval={self.retrieval!r}"
                 )
             return
+        if self.memory == "file":
+            if self.method is not None or self.builders or self.retrieval == "none" or self.samples != 1:
+                raise ConfigurationError(
+                    f"{where}: memory='file' reads its constraints from a file: it takes no method, builders or "
+                    f"samples, and needs a retrieval variant (got method={self.method!r}, builders={self.builders!r}, "
+                    f"samples={self.samples!r}, retrieval={self.retrieval!r})"
+                )
+            return
         if self.method is None or self.retrieval == "none":
             raise ConfigurationError(
                 f"{where}: memory={self.memory!r} needs a distill method and a retrieval variant "
@@ -173,10 +192,10 @@ class Condition:
         unknown = sorted({consumer, *self.builders} - set(names))
         if unknown:
             raise ConfigurationError(f"condition {self.name!r}: unknown agent(s) {unknown}; the team is {names}")
+        if self.memory in ("none", "file"):
+            return ()
         chosen: tuple[str, ...]
-        if self.memory == "none":
-            chosen = ()
-        elif self.memory == "self":
+        if self.memory == "self":
             chosen = (consumer,)
         elif self.memory == "others":
             chosen = tuple(n for n in names if n != consumer)
@@ -184,7 +203,7 @@ class Condition:
             chosen = tuple(names)
         else:
             chosen = tuple(n for n in names if n in self.builders)
-        if self.memory != "none" and not chosen:
+        if not chosen:
             raise ConfigurationError(
                 f"condition {self.name!r}: memory={self.memory!r} for {consumer!r} has no building agent "
                 f"in team {names}"
@@ -197,7 +216,8 @@ class Condition:
         return chosen
 
     def bank_name(self, consumer: str, team: Sequence[str]) -> str | None:
-        """The memory bank ``consumer`` reads under this condition, ``None`` without memory.
+        """The distilled memory bank ``consumer`` reads under this condition, ``None`` when nothing is
+        distilled (no memory, or constraints read from a file: their bank is named by their content).
 
         The name depends only on the method, the samples and the resolved builders, so cells that
         need the same memory share one bank. It is a valid bank name (letters, digits, ``_``, ``-``)
@@ -272,6 +292,17 @@ def standard_conditions(*, k: int = 3, self_contrast_samples: int = 2) -> list[C
         ),
         Condition(name="memcollab", memory="all", method="contrastive", k=k, description="all agents contrasted"),
     ]
+
+
+def curated_condition(*, k: int = 3) -> Condition:
+    """Constraints read from a file (written by hand, or exported from a bank), retrieved like distilled ones.
+
+    Example:
+        >>> c = curated_condition()
+        >>> c.memory, c.retrieval, c.builders_for("small", ["small", "big"])
+        ('file', 'task_aware', ())
+    """
+    return Condition(name=CURATED, memory="file", k=k, description="constraints from a file, not distilled")
 
 
 def plan_cells(conditions: Iterable[Condition], agents: Sequence[str]) -> list[EvalCell]:

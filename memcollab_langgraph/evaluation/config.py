@@ -13,6 +13,7 @@ A file such as::
     max_concurrency = 1
     cache = "../results/llm-cache.sqlite" # LLM response cache shared by runs; omit to disable
     seed = 0
+    curated = "constraints.jsonl"         # constraints of the "curated" condition (listed in conditions)
 
     [[datasets]]
     name = "gsm8k"
@@ -54,9 +55,11 @@ from memcollab_langgraph.config import (
 )
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation.conditions import (
+    CURATED,
     VANILLA,
     Condition,
     EvalCell,
+    curated_condition,
     standard_conditions,
     transfer_matrix_conditions,
 )
@@ -65,6 +68,7 @@ from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE
 from memcollab_langgraph.tasks import TaskFormat
 
 __all__ = [
+    "ACCEPTED_CONDITIONS",
     "CONDITION_NAMES",
     "DatasetConfig",
     "EvalConfig",
@@ -76,7 +80,11 @@ __all__ = [
 ]
 
 CONDITION_NAMES: tuple[str, ...] = tuple(c.name for c in standard_conditions())
-"""Names accepted in ``conditions``: the paper's baselines and MemCollab."""
+"""The paper's baselines and MemCollab: the default ``conditions``."""
+
+ACCEPTED_CONDITIONS: tuple[str, ...] = (*CONDITION_NAMES, CURATED)
+"""Names accepted in ``conditions``: :data:`CONDITION_NAMES` and ``"curated"`` (constraints from the
+``curated`` file)."""
 
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -139,7 +147,11 @@ class EvalConfig(_Strict):
     """Directory holding one sub-directory per run."""
     datasets: list[DatasetConfig] = Field(min_length=1)
     conditions: list[str] = Field(default_factory=lambda: list(CONDITION_NAMES))
-    """Standard conditions (:data:`CONDITION_NAMES`) applied to every consumer."""
+    """Conditions applied to every consumer (:data:`ACCEPTED_CONDITIONS`); default the paper's five."""
+    curated: Path | None = None
+    """Constraints of the ``curated`` condition: JSON Lines, one constraint object (``when``, ``enforce``,
+    ``avoid``, ``category``) or one record exported by :meth:`~memcollab_langgraph.memory.MemoryBank.export_jsonl`
+    per line."""
     consumers: list[str] | None = None
     """Agents evaluated under ``conditions``; default every builder."""
     builders: list[str] | None = None
@@ -180,15 +192,23 @@ class EvalConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         names = [a.name for a in self.team.agents]
-        unknown = [c for c in self.conditions if c not in CONDITION_NAMES]
+        unknown = [c for c in self.conditions if c not in ACCEPTED_CONDITIONS]
         if unknown:
-            raise ValueError(f"conditions: unknown condition(s) {unknown}; use names of {list(CONDITION_NAMES)}")
+            raise ValueError(f"conditions: unknown condition(s) {unknown}; use names of {list(ACCEPTED_CONDITIONS)}")
         if len(set(self.conditions)) != len(self.conditions):
             raise ValueError(f"conditions: a name is listed twice in {self.conditions}")
+        if (CURATED in self.conditions) != (self.curated is not None):
+            raise ValueError(
+                f"curated: the {CURATED!r} condition reads its constraints from this file; set curated = "
+                '"constraints.jsonl" when conditions list it'
+                if self.curated is None
+                else f"curated = {str(self.curated)!r}: no condition reads it; add {CURATED!r} to conditions or "
+                "remove curated"
+            )
         _known("builders", self.builders or [], names)
         _known("consumers", self.consumers or [], names)
         outside = [c for c in self.consumer_names if c not in self.builder_names]
-        memory_conditions = [c for c in self.conditions if c != VANILLA]
+        memory_conditions = [c for c in self.conditions if c not in (VANILLA, CURATED)]
         if outside and memory_conditions:
             raise ValueError(
                 f"consumers: {outside} are not builders {self.builder_names}, but the conditions "
@@ -208,11 +228,11 @@ class EvalConfig(_Strict):
             cells = self.cells()
         except ConfigurationError as e:
             raise ValueError(f"conditions: {e}") from None
-        if any(cell.condition.uses_memory for cell in cells):
+        if any(cell.condition.method is not None for cell in cells):
             missing = [d.name for d in self.datasets if d.train is None]
             if missing:
                 raise ValueError(
-                    f"datasets: {missing} have no train file, but memory conditions build memory from it; "
+                    f"datasets: {missing} have no train file, but distilled memory conditions build memory from it; "
                     'add train = { path = "..." } (HumanEval, which has no train split, can use MBPP train)'
                 )
         return self
@@ -230,13 +250,13 @@ class EvalConfig(_Strict):
         return list(self.consumers) if self.consumers is not None else self.builder_names
 
     def standard_conditions(self) -> list[Condition]:
-        """The configured standard conditions, with this configuration's ``k`` and retrieval variant."""
-        chosen = [
-            c
-            for c in standard_conditions(k=self.k, self_contrast_samples=self.self_contrast_samples)
-            if c.name in self.conditions
+        """The configured conditions (the paper's, and ``curated``), with this configuration's ``k`` and
+        retrieval variant, in report order."""
+        known = [
+            *standard_conditions(k=self.k, self_contrast_samples=self.self_contrast_samples),
+            curated_condition(k=self.k),
         ]
-        return [self._with_retrieval(c) for c in chosen]
+        return [self._with_retrieval(c) for c in known if c.name in self.conditions]
 
     def _with_retrieval(self, condition: Condition) -> Condition:
         if not condition.uses_memory:
@@ -277,8 +297,9 @@ class EvalConfig(_Strict):
         return unique
 
     def team_of(self, condition: Condition) -> list[str]:
-        """The agents ``condition`` resolves its builders within (builders, or the whole team for transfers)."""
-        if condition.memory == "agents" or condition.name == VANILLA:
+        """The agents ``condition`` resolves its builders within (builders, or the whole team for transfers
+        and for the conditions without builders)."""
+        if condition.memory in ("agents", "file", "none"):
             return [a.name for a in self.team.agents]
         return self.builder_names
 

@@ -16,12 +16,22 @@ from typing import Any
 from langgraph.store.base import BaseStore
 
 from memcollab_langgraph.errors import MemCollabError, StoreError
-from memcollab_langgraph.evaluation.plan import BankPlan
+from memcollab_langgraph.evaluation.plan import BankPlan, CuratedBank
 from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.taxonomy import Taxonomy
 from memcollab_langgraph.version import code_version
 
-__all__ = ["BANKS_FILE", "Ledger", "abank_total", "bank_total", "check_intact", "completed_entry"]
+__all__ = [
+    "BANKS_FILE",
+    "Ledger",
+    "aadd_curated",
+    "abank_total",
+    "add_curated",
+    "bank_total",
+    "check_intact",
+    "completed_entry",
+    "curated_entry",
+]
 
 BANKS_FILE = "banks.json"
 
@@ -56,6 +66,31 @@ def bank_total(store: BaseStore, taxonomy: Taxonomy, name: str) -> int:
 
 async def abank_total(store: BaseStore, taxonomy: Taxonomy, name: str) -> int:
     return (await MemoryBank(store, name=name, taxonomy=taxonomy).astats()).total
+
+
+def add_curated(store: BaseStore, taxonomy: Taxonomy, bank: CuratedBank) -> int:
+    """Write the curated constraints into their bank (an interrupted import adds nothing twice); returns its size."""
+    memory = MemoryBank(store, name=bank.name, taxonomy=taxonomy)
+    memory.add_many(bank.constraints)
+    return memory.stats().total
+
+
+async def aadd_curated(store: BaseStore, taxonomy: Taxonomy, bank: CuratedBank) -> int:
+    memory = MemoryBank(store, name=bank.name, taxonomy=taxonomy)
+    await memory.aadd_many(bank.constraints)
+    return (await memory.astats()).total
+
+
+def curated_entry(bank: CuratedBank, total: int) -> dict[str, Any]:
+    """The ledger entry of imported curated constraints (``constraints``: after merging duplicates)."""
+    return {
+        "complete": True,
+        "constraints": total,
+        "file": str(bank.path),
+        "read": len(bank.constraints),
+        "completed_at": datetime.now(UTC).isoformat(),
+        "code_version": code_version(),
+    }
 
 
 def completed_entry(bank: BankPlan, failed: Mapping[str, str], total: int, tolerance: float) -> dict[str, Any]:

@@ -6,7 +6,8 @@ leakage, then lists every item, (data set, condition, consumer, task), in the or
 solves them, and the memory banks they read. A bank is named after its condition's method and
 builders (:meth:`~memcollab_langgraph.evaluation.Condition.bank_name`) and its training tasks
 (:attr:`TrainSet.key`): data sets with the same training tasks, and conditions that need the same
-memory, share one bank, which is built once.
+memory, share one bank, which is built once. The ``curated`` condition's constraints are read from
+their file (:func:`load_curated`) into one bank named after their content.
 """
 
 from __future__ import annotations
@@ -20,19 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from memcollab_langgraph.errors import ConfigurationError
-from memcollab_langgraph.evaluation.conditions import Condition, check_no_leakage
+from memcollab_langgraph.evaluation.conditions import CURATED, Condition, check_no_leakage
 from memcollab_langgraph.evaluation.config import EvalConfig
 from memcollab_langgraph.evaluation.results import ItemKey, RunPlan
+from memcollab_langgraph.memory import jsonl
 from memcollab_langgraph.nodes import DistillerMethod, StoryCheck
-from memcollab_langgraph.schema import Task
+from memcollab_langgraph.runtime import open_taxonomy
+from memcollab_langgraph.schema import Constraint, Task
 from memcollab_langgraph.tasks import load_tasks
 
 __all__ = [
     "BankPlan",
+    "CuratedBank",
     "EvaluationPlan",
     "LoadedDataset",
     "TrainSet",
     "WorkItem",
+    "load_curated",
     "load_datasets",
     "plan_evaluation",
 ]
@@ -81,6 +86,21 @@ class BankPlan:
 
 
 @dataclass(frozen=True)
+class CuratedBank:
+    """The ``curated`` condition's memory: constraints read from a file, imported as they are."""
+
+    name: str
+    """``curated-<file stem>-<digest of the constraints>``: another file content is another bank."""
+    path: Path
+    constraints: tuple[Constraint, ...]
+
+    @property
+    def source(self) -> str:
+        """Where the memory came from, in results and reports: ``file:<file name>``."""
+        return f"file:{self.path.name}"
+
+
+@dataclass(frozen=True)
 class WorkItem:
     """One task solved by one consumer under one condition."""
 
@@ -88,7 +108,8 @@ class WorkItem:
     task: Task
     condition: Condition
     bank: str | None
-    builders: tuple[str, ...]
+    memory_source: tuple[str, ...]
+    """The agents whose trajectories built the bank, or ``file:<name>`` for curated constraints."""
 
 
 @dataclass(frozen=True)
@@ -98,8 +119,11 @@ class EvaluationPlan:
     run_id: str
     items: tuple[WorkItem, ...]
     banks: Mapping[str, BankPlan]
+    """The banks distilled from training tasks."""
     conditions: tuple[Condition, ...]
     metadata: Mapping[str, Any]
+    curated: CuratedBank | None = None
+    """The bank of constraints read from a file, when the ``curated`` condition is evaluated."""
 
     def run_plan(self) -> RunPlan:
         """The ``plan.json`` of the run."""
@@ -146,6 +170,32 @@ def load_datasets(config: EvalConfig) -> list[LoadedDataset]:
     return out
 
 
+def load_curated(config: EvalConfig) -> CuratedBank | None:
+    """Read the ``curated`` condition's constraints (``None`` when the configuration has none).
+
+    Raises:
+        ConfigurationError: The file cannot be read, a line is not a constraint (naming the line), a
+            category is not in the team's taxonomy (naming the constraint), or the file holds none.
+    """
+    if config.curated is None:
+        return None
+    path = config.resolve(config.curated)
+    constraints = jsonl.read(path)
+    if not constraints:
+        raise ConfigurationError(
+            f"curated = {str(config.curated)!r}: {path} holds no constraints; write one JSON object per line "
+            '({"when": ..., "enforce": ..., "avoid": ..., "category": "math/prealgebra"})'
+        )
+    taxonomy = open_taxonomy(config.team)
+    for number, constraint in enumerate(constraints, start=1):
+        try:
+            taxonomy.validate_path(constraint.category)
+        except ConfigurationError as e:
+            raise ConfigurationError(f"{path}: constraint {number} ({constraint.text[:60]!r}...): {e}") from None
+    digest = hashlib.sha256("\x1f".join(sorted(c.fingerprint for c in constraints)).encode()).hexdigest()[:8]
+    return CuratedBank(name=f"curated-{_slug(path.stem)}-{digest}", path=path, constraints=tuple(constraints))
+
+
 def _check_unique_ids(tasks: Sequence[Task], where: str) -> None:
     seen: set[str] = set()
     repeated: set[str] = set()
@@ -168,8 +218,13 @@ def _check_leakage(datasets: Sequence[LoadedDataset]) -> None:
         raise ConfigurationError("refusing to evaluate on training tasks:\n  " + "\n  ".join(problems))
 
 
-def plan_evaluation(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> EvaluationPlan:
+def plan_evaluation(
+    config: EvalConfig, datasets: Sequence[LoadedDataset], curated: CuratedBank | None = None
+) -> EvaluationPlan:
     """Every item of the run in the order it is solved, and the banks the items read.
+
+    ``curated`` is the ``curated`` condition's memory (:func:`load_curated`), required when the
+    configuration evaluates it.
 
     The leakage guard runs first. Items are ordered data set, consumer, task, condition (why: see
     :mod:`memcollab_langgraph.evaluation.runner`). A bank is named after its condition's method and builders
@@ -178,10 +233,15 @@ def plan_evaluation(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> Ev
 
     Raises:
         ConfigurationError: An evaluation task was used to build its memory (naming the data set
-            and the task ids), or a data set with memory conditions has no training tasks.
+            and the task ids), a data set with memory conditions has no training tasks, or the
+            ``curated`` condition is evaluated without its constraints.
     """
     _check_leakage(datasets)
     cells = config.cells()
+    if curated is None and any(c.condition.name == CURATED for c in cells):
+        raise ConfigurationError(
+            f"the {CURATED!r} condition needs its constraints: plan_evaluation(config, datasets, load_curated(config))"
+        )
     consumers = list(dict.fromkeys(cell.agent for cell in cells))
     banks: dict[str, BankPlan] = {}
     items: list[WorkItem] = []
@@ -189,16 +249,19 @@ def plan_evaluation(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> Ev
         for consumer in consumers:
             resolved: list[tuple[Condition, str | None, tuple[str, ...]]] = []
             for cell in (c for c in cells if c.agent == consumer):
+                if cell.condition.memory == "file" and curated is not None:
+                    resolved.append((cell.condition, curated.name, (curated.source,)))
+                    continue
                 bank = _bank_for(config, cell.condition, consumer, dataset, banks)
                 builders = cell.condition.builders_for(consumer, config.team_of(cell.condition))
                 resolved.append((cell.condition, bank, builders))
             for task in dataset.eval_tasks:
-                for condition, bank, builders in resolved:
+                for condition, bank, source in resolved:
                     key = ItemKey(condition.name, consumer, dataset.name, task.id)
-                    items.append(WorkItem(key=key, task=task, condition=condition, bank=bank, builders=builders))
+                    items.append(WorkItem(key=key, task=task, condition=condition, bank=bank, memory_source=source))
     conditions = tuple({c.condition.name: c.condition for c in cells}.values())
-    metadata = _metadata(config, datasets, banks, items)
-    return EvaluationPlan(config.run_id, tuple(items), banks, conditions, metadata)
+    metadata = _metadata(config, datasets, banks, items, curated)
+    return EvaluationPlan(config.run_id, tuple(items), banks, conditions, metadata, curated)
 
 
 def _bank_for(
@@ -226,7 +289,7 @@ def _bank_for(
     return name
 
 
-def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> dict[str, Any]:
+def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset], curated: CuratedBank | None) -> dict[str, Any]:
     """The settings every item of a run must share; a run directory refuses a different fingerprint."""
     team = config.team
     local = dict(team.local.models) if team.local is not None else {}
@@ -256,19 +319,34 @@ def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset]) -> dict[
         "self_contrast": [config.self_contrast_samples, config.self_contrast_temperature],
         "seed": config.seed,
         "train": train,
+        "curated": curated.name if curated is not None else None,  # the file's constraints, by content
     }
     normalized: dict[str, Any] = json.loads(json.dumps(value))
     return normalized
 
 
 def _metadata(
-    config: EvalConfig, datasets: Sequence[LoadedDataset], banks: Mapping[str, BankPlan], items: Sequence[WorkItem]
+    config: EvalConfig,
+    datasets: Sequence[LoadedDataset],
+    banks: Mapping[str, BankPlan],
+    items: Sequence[WorkItem],
+    curated: CuratedBank | None,
 ) -> dict[str, Any]:
     cells: dict[str, dict[str, dict[str, str | None]]] = {}
     for item in items:
         cells.setdefault(item.key.dataset, {}).setdefault(item.key.condition, {})[item.key.agent] = item.bank
+    bank_info: dict[str, dict[str, Any]] = {
+        b.name: {"method": b.method, "builders": list(b.builders), "samples": b.samples, "train": b.train.label}
+        for b in banks.values()
+    }
+    if curated is not None:
+        bank_info[curated.name] = {
+            "method": CURATED,
+            "file": str(curated.path),
+            "constraints": len(curated.constraints),
+        }
     return {
-        "fingerprint": _fingerprint(config, datasets),
+        "fingerprint": _fingerprint(config, datasets, curated),
         "config": str(config.source) if config.source else None,
         "team": str(config.team.source) if config.team.source else None,
         "datasets": {
@@ -280,10 +358,7 @@ def _metadata(
             }
             for d, spec in zip(datasets, config.datasets, strict=True)
         },
-        "banks": {
-            b.name: {"method": b.method, "builders": list(b.builders), "samples": b.samples, "train": b.train.label}
-            for b in banks.values()
-        },
+        "banks": bank_info,
         "cells": cells,
         "cache": str(config.resolve(config.cache)) if config.cache else None,
         "max_concurrency": config.max_concurrency,

@@ -91,12 +91,23 @@ from memcollab_langgraph.evaluation.failures import RECORDED_ERRORS, FailureStre
 from memcollab_langgraph.evaluation.ledger import (
     BANKS_FILE,
     Ledger,
+    aadd_curated,
     abank_total,
+    add_curated,
     bank_total,
     check_intact,
     completed_entry,
+    curated_entry,
 )
-from memcollab_langgraph.evaluation.plan import BankPlan, EvaluationPlan, WorkItem, load_datasets, plan_evaluation
+from memcollab_langgraph.evaluation.plan import (
+    BankPlan,
+    CuratedBank,
+    EvaluationPlan,
+    WorkItem,
+    load_curated,
+    load_datasets,
+    plan_evaluation,
+)
 from memcollab_langgraph.evaluation.report import write_report
 from memcollab_langgraph.evaluation.results import ItemResult, ResultsStore
 from memcollab_langgraph.evaluation.transcripts import TranscriptLog
@@ -130,10 +141,11 @@ _SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
     "distiller_labels": "distiller",
     "distiller_story_check": {},
     "constraints_preamble": DEFAULT_CONSTRAINTS_PREAMBLE,
+    "curated": None,
 }
 """What runs planned before a setting existed did: retrieval fell back to the whole domain, the
 distiller labelled each constraint from the taxonomy shown in its prompt, no story check ran, and
-the solver was told to follow the constraints where they apply."""
+the solver was told to follow the constraints where they apply; no constraints were read from a file."""
 
 
 def _check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
@@ -258,7 +270,7 @@ class _Context:
     def outcome(self, item: WorkItem, output: Mapping[str, Any] | BaseException, started: datetime) -> ItemResult:
         finished = datetime.now(UTC)
         common: dict[str, Any] = {
-            "memory_source": list(item.builders),
+            "memory_source": list(item.memory_source),
             "bank": item.bank,
             "code_version": code_version(),
         }
@@ -284,16 +296,29 @@ class _Context:
         )
 
 
-def _program(ctx: _Context, pending: Sequence[WorkItem], banks: Sequence[BankPlan]) -> Program[None]:
+def _program(ctx: _Context, started: _Started) -> Program[None]:
     """Data set by data set, build the banks its pending items need, then solve them: one logic for sync
     and async."""
     ledger = Ledger(ctx.results.directory)
-    for _, stage in itertools.groupby(pending, key=lambda item: item.key.dataset):
+    for _, stage in itertools.groupby(started.pending, key=lambda item: item.key.dataset):
         items = list(stage)
         needed = {item.bank for item in items}
-        for bank in (b for b in banks if b.name in needed):
+        for bank in (b for b in started.banks if b.name in needed):
             yield from _ensure_bank(ctx, ledger, bank)
+        if started.curated is not None and started.curated.name in needed:
+            yield from _ensure_curated(ctx, ledger, started.curated)
         yield from perform(effect(_solve_items, _asolve_items, ctx, items))
+
+
+def _ensure_curated(ctx: _Context, ledger: Ledger, bank: CuratedBank) -> Program[None]:
+    """Import the curated constraints unless ``banks.json`` says they are in (then check they still are)."""
+    entry = ledger.read().get(bank.name)
+    if entry is not None and entry.get("complete"):
+        total = yield from perform(effect(bank_total, abank_total, ctx.store, ctx.taxonomy, bank.name))
+        check_intact(bank.name, entry, total, ledger)
+        return
+    total = yield from perform(effect(add_curated, aadd_curated, ctx.store, ctx.taxonomy, bank))
+    ledger.record(bank.name, curated_entry(bank, total))
 
 
 def _ensure_bank(ctx: _Context, ledger: Ledger, bank: BankPlan) -> Program[None]:
@@ -432,11 +457,14 @@ class _Started:
     results: ResultsStore
     pending: tuple[WorkItem, ...]
     banks: tuple[BankPlan, ...]
+    """The distilled banks the pending items read."""
+    curated: CuratedBank | None
+    """The curated constraints, when pending items read them."""
 
 
 def _plan(config: EvalConfig, runtime: Runtime) -> EvaluationPlan:
     """Load the tasks, guard against leakage and plan; nothing is written and no model is started."""
-    plan = plan_evaluation(config, load_datasets(config))
+    plan = plan_evaluation(config, load_datasets(config), load_curated(config))
     missing = sorted({i.key.agent for i in plan.items} - {a.name for a in runtime.config.agents})
     if missing:
         raise ConfigurationError(f"the runtime has no agent(s) {missing}; open it with the evaluation's team")
@@ -452,7 +480,8 @@ def _start(config: EvalConfig, plan: EvaluationPlan) -> _Started:
     pending = tuple(i for i in plan.items if i.key not in done)
     needed = {i.bank for i in pending if i.bank is not None}
     banks = tuple(b for name, b in plan.banks.items() if name in needed)
-    return _Started(results, pending, banks)
+    curated = plan.curated if plan.curated is not None and plan.curated.name in needed else None
+    return _Started(results, pending, banks, curated)
 
 
 def _context(config: EvalConfig, runtime: Runtime, results: ResultsStore, progress: bool) -> _Context:
@@ -520,7 +549,7 @@ def run_evaluation(config: EvalConfig, runtime: Runtime, *, progress: bool = Tru
             ctx = _context(config, runtime, started.results, progress)
             try:
                 with _build_checkpointer(ctx, started.banks):
-                    drive(_program(ctx, started.pending, started.banks))
+                    drive(_program(ctx, started))
             finally:
                 if ctx.cache is not None:
                     ctx.cache.close()
@@ -537,7 +566,7 @@ async def arun_evaluation(config: EvalConfig, runtime: Runtime, *, progress: boo
             ctx = _context(config, runtime, started.results, progress)
             try:
                 async with _abuild_checkpointer(ctx, started.banks):
-                    await adrive(_program(ctx, started.pending, started.banks))
+                    await adrive(_program(ctx, started))
             finally:
                 if ctx.cache is not None:
                     ctx.cache.close()

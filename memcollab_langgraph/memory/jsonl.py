@@ -1,4 +1,11 @@
-"""JSON Lines export and import of constraints: one store record (``{"kind", "v", "content"}``) per line."""
+"""JSON Lines export and import of constraints.
+
+An export writes one store record (``{"kind", "v", "content"}``) per line. An import also takes a bare
+constraint object per line, the form a person writes by hand::
+
+    {"when": "a word problem gives a total and parts", "enforce": "...", "avoid": "...",
+     "category": "math/prealgebra/arithmetic_word_problems"}
+"""
 
 from __future__ import annotations
 
@@ -37,7 +44,7 @@ def write(target: Target, constraints: Sequence[Constraint]) -> int:
 
 
 def loads(text: str, *, origin: str = "<text>") -> list[Constraint]:
-    """Parse JSON Lines text (blank lines ignored).
+    """Parse JSON Lines text (blank lines ignored): store records, or bare constraint objects.
 
     Raises:
         ConfigurationError: Naming the origin and line number of the first bad record.
@@ -51,10 +58,18 @@ def loads(text: str, *, origin: str = "<text>") -> list[Constraint]:
             value = json.loads(line)
         except json.JSONDecodeError as e:
             raise ConfigurationError(
-                f"{where}: not valid JSON ({e.msg}); each line must be one record written by export_jsonl"
+                f"{where}: not valid JSON ({e.msg}); each line must be one record written by export_jsonl "
+                "or one constraint object"
             ) from e
         try:
-            out.append(from_record(value, Constraint))
+            if isinstance(value, dict) and "kind" not in value:
+                constraint = Constraint.model_validate(value)
+                # without an id, the same constraint gets the same id: importing a file twice is harmless
+                out.append(
+                    constraint if "id" in value else constraint.model_copy(update={"id": constraint.fingerprint})
+                )
+            else:
+                out.append(from_record(value, Constraint))
         except ValidationError as e:
             err = e.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
