@@ -9,6 +9,8 @@ names the bad value.
 from __future__ import annotations
 
 import hashlib
+import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -245,6 +247,59 @@ def audit(
         f"{len(found.unchecked)} not checked (no source task in {tasks.name})"
         + (f"; archived {len(archived)}" if archive else "; --archive archives them")
     )
+
+
+@app.command()
+def export(
+    config: ConfigOpt,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (replaced); standard output by default.")
+    ] = None,
+    archived: Annotated[bool, typer.Option(help="Include archived constraints (their provenance).")] = True,
+) -> None:
+    """Write the memory as JSON Lines, one record per constraint: a backup, or memory for another store.
+
+    `memcollab import` reads it back, into this configuration's bank or another one.
+    """
+    try:
+        cfg = load_config(config)
+        with Runtime(cfg) as rt:
+            count = rt.bank.export_jsonl(output if output is not None else sys.stdout, include_archived=archived)
+    except MemCollabError as e:
+        _fail(e)
+        return
+    where = f" to {output}" if output is not None else ""
+    notes.print(f"exported {count} constraints of bank {cfg.memory.bank!r}{escape(where)}")
+
+
+@app.command("import")
+def import_(
+    config: ConfigOpt,
+    source: Annotated[
+        Path, typer.Argument(help="JSON Lines: exported records, or constraint objects written by hand.")
+    ],
+    json: JsonOpt = False,
+) -> None:
+    """Add constraints from a file to the memory, through its deduplication and category budget.
+
+    The file holds records written by `memcollab export`, or one constraint per line written by hand:
+    {"when": ..., "enforce": ..., "avoid": ..., "category": "math/prealgebra"}. The whole file is checked
+    first (a bad line or an unknown category is an error naming it, and nothing is written); importing
+    the same file again changes nothing.
+    """
+    try:
+        cfg = load_config(config)
+        with Runtime(cfg) as rt:
+            outcomes = rt.bank.import_jsonl(source)
+    except MemCollabError as e:
+        _fail(e)
+        return
+    actions = Counter(o.action for o in outcomes)
+    if json:
+        emit_json({"read": len(outcomes), "actions": dict(actions), "outcomes": outcomes})
+        return
+    done = ", ".join(f"{n} {action}" for action, n in sorted(actions.items())) or "nothing to add"
+    console.print(f"{len(outcomes)} constraints read from {escape(str(source))} into bank {cfg.memory.bank!r}: {done}")
 
 
 @app.command()
