@@ -120,11 +120,7 @@ def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
         for b in plan.banks.values()
     }
     if plan.curated is not None:
-        banks[plan.curated.name] = {
-            "method": CURATED,
-            "file": str(plan.curated.path),
-            "constraints": len(plan.curated.constraints),
-        }
+        banks[plan.curated.name] = plan.curated.describe()
     data: dict[str, Any] = {
         "run_dir": str(cfg.run_directory),
         "items": len(plan.items),

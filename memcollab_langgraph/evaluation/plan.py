@@ -99,6 +99,10 @@ class CuratedBank:
         """Where the memory came from, in results and reports: ``file:<file name>``."""
         return f"file:{self.path.name}"
 
+    def describe(self) -> dict[str, Any]:
+        """The bank in a run's plan (``plan.json``, ``--dry-run``)."""
+        return {"method": CURATED, "file": str(self.path), "constraints": len(self.constraints)}
+
 
 @dataclass(frozen=True)
 class WorkItem:
@@ -340,11 +344,7 @@ def _metadata(
         for b in banks.values()
     }
     if curated is not None:
-        bank_info[curated.name] = {
-            "method": CURATED,
-            "file": str(curated.path),
-            "constraints": len(curated.constraints),
-        }
+        bank_info[curated.name] = curated.describe()
     return {
         "fingerprint": _fingerprint(config, datasets, curated),
         "config": str(config.source) if config.source else None,
