@@ -7,7 +7,9 @@ training file as reference, and compares its rejections with the annotators' ``s
 prints the tables quoted in ``docs/results.md``.
 
 Two sets: the probe annotations (the first 30 training tasks: the as-run bank and the v2/v3 prompt
-banks) and the full-run banks' constraints of the other 70 tasks. Usage::
+banks) and the full-run banks' constraints of the other 70 tasks. The defaults, chosen on GSM8K, are
+then applied unchanged to the full run's annotated MBPP bank (reference: the whole MBPP training file):
+a test on data that played no part in choosing them. Usage::
 
     python scripts/measure_story_check.py [--data ../shared/data]
 """
@@ -27,6 +29,7 @@ from memcollab_langgraph.tasks import load_tasks
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "docs" / "results"
 FULL_RUN = RESULTS / "eval-local-qwen" / "constraint-labels-gsm8k.jsonl"
+FULL_RUN_MBPP = RESULTS / "eval-local-qwen" / "constraint-labels-mbpp.jsonl"
 PROBES = [RESULTS / "distill-probe-gsm8k" / f"annotation-as-run-vs-{v}.jsonl" for v in ("v2", "v3")]
 FRACTIONS = (0.005, 0.01, 0.02, 0.05)
 MAX_WORDS = (0, 1, 2)
@@ -73,7 +76,7 @@ def _header(first: str) -> Iterable[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="GSM8K files")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="GSM8K and MBPP files")
     args = parser.parse_args()
     train = load_tasks(args.data / "gsm8k_train.jsonl", format="gsm8k")
     questions = {t.id: t.question for t in train}
@@ -84,7 +87,13 @@ def main() -> None:
         "full run (tasks 30-99)": [r for r in full if not set(r["source_task_ids"]) & first30],
     }
     whole = [t.question for t in train]
-    out: dict[str, Any] = {"reference": "gsm8k_train.jsonl", "grid": [], "default": {}, "reference_size": {}}
+    out: dict[str, Any] = {
+        "reference": "gsm8k_train.jsonl",
+        "grid": [],
+        "default": {},
+        "reference_size": {},
+        "mbpp": {},
+    }
     print("## rare_fraction x max_story_words (reference: the whole training file)\n")
     for name, rows in sets.items():
         print(f"### {name}\n")
@@ -111,6 +120,16 @@ def main() -> None:
             s = score(check, rows, questions)
             out["reference_size"].setdefault(str(size), {})[name] = s
             print(_line(f"{size} (limit {check.rare_limit}), {name}", s))
+    mbpp = load_tasks(args.data / "mbpp_train.jsonl", format="mbpp")
+    mbpp_check = StoryCheck.from_texts([t.question for t in mbpp])
+    mbpp_questions = {t.id: t.question for t in mbpp}
+    print("\n## the defaults on MBPP (reference: the whole mbpp_train.jsonl; thresholds not tuned on it)\n")
+    print("\n".join(_header("bank")))
+    rows = _read(FULL_RUN_MBPP)
+    for bank in sorted({r["bank"] for r in rows}):
+        s = score(mbpp_check, [r for r in rows if r["bank"] == bank], mbpp_questions)
+        out["mbpp"][bank] = s
+        print(_line(f"{bank} (limit {mbpp_check.rare_limit})", s))
     target = RESULTS / "story-check" / "summary.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
