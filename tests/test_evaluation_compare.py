@@ -11,10 +11,18 @@ from memcollab_langgraph.cli import app
 from memcollab_langgraph.evaluation import ItemResult, ResultsStore, compare_runs
 
 
-def _item(run: str, task: str, correct: bool | None, *, ids: tuple[str, ...] = (), agent: str = "small") -> ItemResult:
+def _item(
+    run: str,
+    task: str,
+    correct: bool | None,
+    *,
+    ids: tuple[str, ...] = (),
+    agent: str = "small",
+    condition: str = "memcollab",
+) -> ItemResult:
     return ItemResult(
         run_id=run,
-        condition="memcollab",
+        condition=condition,
         agent=agent,
         model="m",
         dataset="gsm8k",
@@ -56,6 +64,16 @@ def test_the_last_record_of_an_item_counts() -> None:
     assert (small.n, small.only_b, small.same_retrieval, small.same_retrieval_same_verdict) == (4, 2, 3, 1)
 
 
+def test_a_condition_is_compared_with_another_one_on_the_same_tasks() -> None:
+    curated = [_item("new", t, ok, condition="curated") for t, ok in (("1", False), ("2", False), ("3", True))]
+    assert compare_runs(BASE, curated) == []  # no condition in common
+    [cell] = compare_runs(BASE, curated, pairs={"memcollab": "curated"})
+    assert (cell.agent, cell.condition, cell.condition_b, cell.n) == ("small", "memcollab", "curated", 3)
+    assert (cell.correct_a, cell.correct_b, cell.only_b, cell.only_a) == (2, 1, 1, 2)
+    [within] = compare_runs(BASE + curated, BASE + curated, pairs={"memcollab": "curated"})
+    assert (within.n, within.only_b, within.only_a) == (3, 1, 2)
+
+
 def test_the_compare_command_prints_and_exports_the_cells(tmp_path: Path) -> None:
     for run, items in (("base", BASE), ("new", CHANGED)):
         ResultsStore(tmp_path, run).extend(items)
@@ -70,6 +88,21 @@ def test_the_compare_command_prints_and_exports_the_cells(tmp_path: Path) -> Non
         ("big", 1, 0, 1),
         ("small", 3, 1, 1),
     ]
+    ResultsStore(tmp_path, "new").extend([_item("new", "1", False, condition="curated")])
+    args = ["eval", "compare", str(tmp_path / "new"), str(tmp_path / "new"), "--pair", "memcollab=curated"]
+    paired = runner.invoke(app, [*args, "--json"])
+    assert paired.exit_code == 0, paired.output
+    assert [(c["condition"], c["condition_b"], c["n"]) for c in json.loads(paired.stdout)["cells"]] == [
+        ("memcollab", "curated", 1)
+    ]
+    shown = runner.invoke(app, args).stdout
+    assert "->" in shown
+    assert "curated" in shown
+    malformed = runner.invoke(
+        app, ["eval", "compare", str(tmp_path / "base"), str(tmp_path / "new"), "--pair", "memcollab"]
+    )
+    assert malformed.exit_code == 2
+    assert "--pair 'memcollab' is not A=B; e.g. --pair memcollab=curated" in " ".join(malformed.stderr.split())
     missing = runner.invoke(app, ["eval", "compare", str(tmp_path / "base"), str(tmp_path / "nowhere")])
     assert missing.exit_code == 2
     assert "is not a run directory (it has no items.jsonl)" in " ".join(missing.stderr.split())

@@ -62,7 +62,8 @@ def summary_table(summary: RunSummary) -> Table:
     """One row per (data set, agent, condition), then the pooled rows: accuracy, paired delta, turns."""
     table = Table(title=f"run {summary.run_id!r}", title_justify="left")
     for column in ("data set", "agent", "condition", "n", "accuracy % [95% CI]", "delta pts", "p (Holm)", "turns"):
-        table.add_column(column, justify="left" if column in ("data set", "agent", "condition") else "right")
+        justify = "left" if column in ("data set", "agent", "condition") else "right"
+        table.add_column(column, justify=justify, overflow="fold")  # names are never cut
     for row in [*summary.rows, *summary.pooled]:
         delta = "-" if row.delta is None else f"{100 * row.delta.value:+.1f}"
         turns = "-" if row.turns is None else f"{row.turns.value:.2f}"
@@ -256,16 +257,27 @@ def show(
 @app.command()
 def compare(
     first: Annotated[Path, typer.Argument(help="The baseline run directory.")],
-    second: Annotated[Path, typer.Argument(help="The run with the changed setting.")],
+    second: Annotated[Path, typer.Argument(help="The run with the changed setting (may be the same run).")],
+    pair: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pair", help="Compare condition A of the first run with condition B of the second: A=B (repeatable)."
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the cells as JSON.")] = False,
 ) -> None:
-    """Compare two runs of the same items cell by cell: wins, losses, McNemar p, unchanged retrievals."""
+    """Compare two runs of the same items cell by cell: wins, losses, McNemar p, unchanged retrievals.
+
+    With --pair memcollab=curated, only the first run's MemCollab items are compared, with the second
+    run's curated items of the same tasks (RUN RUN --pair vanilla=memcollab compares within one run).
+    """
     try:
+        pairs = _pairs(pair or [])
         runs = [ResultsStore(d.resolve().parent, d.resolve().name) for d in (first, second)]
         for run in runs:
             if not run.items_path.exists():
                 raise ConfigurationError(f"{run.directory} is not a run directory (it has no items.jsonl)")
-        cells = compare_runs(runs[0].read(), runs[1].read())
+        cells = compare_runs(runs[0].read(), runs[1].read(), pairs=pairs)
     except MemCollabError as e:
         raise _exit_for(e) from None
     if json:
@@ -273,14 +285,15 @@ def compare(
         return
     table = Table(title=f"{runs[1].run_id} against {runs[0].run_id}, on the items both finished", title_justify="left")
     for column in ("data set", "agent", "condition", "n", "right: first", "second", "second only / first only"):
-        table.add_column(column, justify="left" if column in ("data set", "agent", "condition") else "right")
+        justify = "left" if column in ("data set", "agent", "condition") else "right"
+        table.add_column(column, justify=justify, overflow="fold")  # names are never cut
     table.add_column("McNemar p", justify="right")
     table.add_column("same retrieval (same verdict)", justify="right")
     for c in cells:
         table.add_row(
             c.dataset,
             c.agent,
-            c.condition,
+            c.condition if c.condition == c.condition_b else f"{c.condition} -> {c.condition_b}",
             str(c.n),
             str(c.correct_a),
             str(c.correct_b),
@@ -291,6 +304,18 @@ def compare(
     console.print(table)
     if not cells:
         notes.print("the two runs have no finished item in common")
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        a, sep, b = (part.strip() for part in value.partition("="))
+        if not sep or not a or not b:
+            raise ConfigurationError(f"--pair {value!r} is not A=B; e.g. --pair memcollab=curated")
+        if a in out:
+            raise ConfigurationError(f"--pair: condition {a!r} is paired twice ({out[a]!r} and {b!r})")
+        out[a] = b
+    return out
 
 
 @app.command()

@@ -7,11 +7,14 @@ wrong and the reverse, with the exact McNemar test, and how many items retrieved
 constraints in both: with greedy decoding and the response cache those send the same requests, so
 their verdicts should agree, and a difference there would mean the runs differ in more than the
 setting. ``memcollab eval compare RUN_A RUN_B`` prints it.
+
+``pairs`` compares a condition with another one on the same tasks instead (``{"memcollab": "curated"}``:
+the first run's MemCollab items against the second run's curated items), also within one run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +32,9 @@ class CellComparison(BaseModel):
     dataset: str
     agent: str
     condition: str
+    """The first run's condition."""
+    condition_b: str
+    """The second run's condition it is compared with (the same name unless paired with another)."""
     n: int
     """Items finished (with a verdict) in both runs."""
     correct_a: int
@@ -50,8 +56,13 @@ def _judged(items: Iterable[ItemResult]) -> dict[ItemKey, ItemResult]:
     return {key: item for key, item in out.items() if item.correct is not None}
 
 
-def compare_runs(a: Iterable[ItemResult], b: Iterable[ItemResult]) -> list[CellComparison]:
+def compare_runs(
+    a: Iterable[ItemResult], b: Iterable[ItemResult], *, pairs: Mapping[str, str] | None = None
+) -> list[CellComparison]:
     """Cells of ``b`` against ``a`` (the baseline run), sorted by data set, agent and condition.
+
+    ``pairs`` maps a condition of ``a`` to the condition of ``b`` its items are compared with; given,
+    only those pairs are compared (by default every condition with the same name).
 
     Example:
         >>> def r(run, task, ok, ids=()):
@@ -63,21 +74,26 @@ def compare_runs(a: Iterable[ItemResult], b: Iterable[ItemResult]) -> list[CellC
         (2, 1, 0, 1, 1)
     """
     first, second = _judged(a), _judged(b)
-    cells: dict[tuple[str, str, str], list[tuple[ItemResult, ItemResult]]] = {}
-    for key in first.keys() & second.keys():
-        cells.setdefault((key.dataset, key.agent, key.condition), []).append((first[key], second[key]))
+    cells: dict[tuple[str, str, str, str], list[tuple[ItemResult, ItemResult]]] = {}
+    for key, x in first.items():
+        if pairs and key.condition not in pairs:
+            continue
+        other = key._replace(condition=pairs[key.condition] if pairs else key.condition)
+        if other in second:
+            cells.setdefault((key.dataset, key.agent, key.condition, other.condition), []).append((x, second[other]))
     out: list[CellComparison] = []
-    for (dataset, agent, condition), pairs in sorted(cells.items()):
-        test = mcnemar_exact([bool(y.correct) for _, y in pairs], [bool(x.correct) for x, _ in pairs])
-        same = [(x, y) for x, y in pairs if x.retrieved_ids == y.retrieved_ids]
+    for (dataset, agent, condition, condition_b), matched in sorted(cells.items()):
+        test = mcnemar_exact([bool(y.correct) for _, y in matched], [bool(x.correct) for x, _ in matched])
+        same = [(x, y) for x, y in matched if x.retrieved_ids == y.retrieved_ids]
         out.append(
             CellComparison(
                 dataset=dataset,
                 agent=agent,
                 condition=condition,
-                n=len(pairs),
-                correct_a=sum(bool(x.correct) for x, _ in pairs),
-                correct_b=sum(bool(y.correct) for _, y in pairs),
+                condition_b=condition_b,
+                n=len(matched),
+                correct_a=sum(bool(x.correct) for x, _ in matched),
+                correct_b=sum(bool(y.correct) for _, y in matched),
                 only_b=test.only_treatment,
                 only_a=test.only_baseline,
                 p_value=test.p_value,
