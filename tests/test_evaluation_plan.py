@@ -9,7 +9,7 @@ import pytest
 from evaluation_data import DEV, REPO, TRAIN, make_config, write_tasks
 
 from memcollab_langgraph.errors import ConfigurationError
-from memcollab_langgraph.evaluation import load_datasets, load_eval_config, plan_evaluation
+from memcollab_langgraph.evaluation import load_curated, load_datasets, load_eval_config, plan_evaluation
 
 # -- the plan ---------------------------------------------------------------------------------------
 
@@ -57,6 +57,10 @@ def test_shipped_evaluation_configs_parse(path: Path) -> None:
     config = load_eval_config(path)
     assert config.cells()
     assert config.team.distiller_name in {a.name for a in config.team.agents}
+    if config.curated is not None:  # hand-written constraints: valid records of the team's taxonomy
+        curated = load_curated(config)
+        assert curated is not None
+        assert len(curated.constraints) == 21
 
 
 def test_the_example_configuration_parses_and_plans_the_first_reproduction() -> None:
