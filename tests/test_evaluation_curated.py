@@ -15,6 +15,7 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation import (
     Condition,
     TranscriptLog,
+    arun_evaluation,
     curated_condition,
     load_curated,
     load_datasets,
@@ -22,6 +23,7 @@ from memcollab_langgraph.evaluation import (
 )
 from memcollab_langgraph.evaluation.ledger import Ledger
 from memcollab_langgraph.memory import MemoryBank
+from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.schema import Constraint
 
 PER_CONTAINER = {
@@ -88,6 +90,21 @@ def test_curated_constraints_are_retrieved_like_distilled_ones_and_nothing_is_di
     evaluate(config, again, store)  # finished: nothing solved, nothing imported twice
     assert sum(again.calls.values()) == 0
     assert len(MemoryBank(store, name=bank).list_constraints()) == 2
+
+
+async def test_the_async_runner_imports_the_curated_constraints_the_same_way(tmp_path: Path) -> None:
+    write_curated(tmp_path / "rules.jsonl", [PER_CONTAINER, ELSEWHERE])
+    config = make_config(tmp_path, conditions=["vanilla", "curated"], curated="rules.jsonl")
+    sync_run = evaluate(config, Team(), InMemoryStore())
+    async_config = config.model_copy(update={"run_id": "curated-async"})
+    with Runtime(async_config.team_for_run(), models=Team().models(), store=InMemoryStore()) as rt:
+        async_run = await arun_evaluation(async_config, rt, progress=False)
+    assert Ledger(async_run).read().keys() == Ledger(sync_run).read().keys()
+    expected = Constraint.model_validate(PER_CONTAINER).fingerprint
+    curated = [r for key, r in latest(async_run).items() if key[0] == "curated"]
+    assert curated
+    assert all(r.retrieved_ids == [expected] for r in curated)
+    assert {k: r.correct for k, r in latest(async_run).items()} == {k: r.correct for k, r in latest(sync_run).items()}
 
 
 def test_an_interrupted_import_adds_nothing_twice(tmp_path: Path) -> None:
