@@ -58,12 +58,19 @@ def _pct(e: Estimate | None) -> str:
     return "-" if e is None else f"{100 * e.value:.1f} [{100 * e.low:.1f}, {100 * e.high:.1f}]"
 
 
+def _cell_table(title: str, numbers: list[str]) -> Table:
+    """A table of (data set, agent, condition) cells: names left, numbers right, nothing cut."""
+    table = Table(title=title, title_justify="left")
+    for column in ("data set", "agent", "condition"):
+        table.add_column(column, overflow="fold")
+    for column in numbers:
+        table.add_column(column, justify="right", overflow="fold")
+    return table
+
+
 def summary_table(summary: RunSummary) -> Table:
     """One row per (data set, agent, condition), then the pooled rows: accuracy, paired delta, turns."""
-    table = Table(title=f"run {summary.run_id!r}", title_justify="left")
-    for column in ("data set", "agent", "condition", "n", "accuracy % [95% CI]", "delta pts", "p (Holm)", "turns"):
-        justify = "left" if column in ("data set", "agent", "condition") else "right"
-        table.add_column(column, justify=justify, overflow="fold")  # names are never cut
+    table = _cell_table(f"run {summary.run_id!r}", ["n", "accuracy % [95% CI]", "delta pts", "p (Holm)", "turns"])
     for row in [*summary.rows, *summary.pooled]:
         delta = "-" if row.delta is None else f"{100 * row.delta.value:+.1f}"
         turns = "-" if row.turns is None else f"{row.turns.value:.2f}"
@@ -283,12 +290,9 @@ def compare(
     if json:
         emit_json({"first": str(runs[0].directory), "second": str(runs[1].directory), "cells": cells})
         return
-    table = Table(title=f"{runs[1].run_id} against {runs[0].run_id}, on the items both finished", title_justify="left")
-    for column in ("data set", "agent", "condition", "n", "right: first", "second", "second only / first only"):
-        justify = "left" if column in ("data set", "agent", "condition") else "right"
-        table.add_column(column, justify=justify, overflow="fold")  # names are never cut
-    table.add_column("McNemar p", justify="right")
-    table.add_column("same retrieval (same verdict)", justify="right")
+    title = f"{runs[1].run_id} against {runs[0].run_id}, on the items both finished"
+    numbers = ["n", "right: first", "second", "second only / first only", "McNemar p", "same retrieval (same verdict)"]
+    table = _cell_table(title, numbers)
     for c in cells:
         table.add_row(
             c.dataset,
