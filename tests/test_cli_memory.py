@@ -75,7 +75,7 @@ def test_a_bad_file_is_refused_naming_the_line_and_nothing_is_written(tmp_path: 
     rules.write_text(json.dumps(RULE) + "\n{oops\n")
     refused = runner.invoke(app, ["import", "-c", str(config), str(rules)])
     assert refused.exit_code == 2
-    assert "rules.jsonl:2: not valid JSON" in " ".join(refused.stderr.split())
+    assert "rules.jsonl:2:notvalidJSON" in "".join(refused.stderr.split())  # the console wraps long paths anywhere
     missing = runner.invoke(app, ["import", "-c", str(config), str(tmp_path / "nowhere.jsonl")])
     assert missing.exit_code == 2
     assert "cannot read constraints from" in " ".join(missing.stderr.split())
