@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,7 +28,17 @@ __all__ = [
     "usage_table",
 ]
 
-console = Console(highlight=False)
+PIPED_WIDTH = 160
+"""Columns of tables written to a pipe, a file or a CI log (which have no width of their own)."""
+
+
+def _stdout_width() -> int | None:
+    # Rich gives output that is not a terminal 80 columns, which folds every cell of a wide table;
+    # a terminal (or an explicit COLUMNS) keeps its own width.
+    return None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+
+
+console = Console(highlight=False, width=_stdout_width())
 """Standard output. Progress bars and notes go to standard error, so ``--json`` output stays clean."""
 notes = Console(stderr=True, highlight=False)
 
