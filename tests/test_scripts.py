@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -39,3 +40,38 @@ def test_memory_by_category_counts_gains_and_losses_per_classified_group(
     by_category.main([str(run), "--dataset", "toy", "--group", "math/algebra"])
     assert f"| small | memcollab | other categories | {len(DEV)} |" in capsys.readouterr().out
     assert by_category.group_of("math", ["math/algebra"]) == "domain only"
+
+
+def test_constraints_by_preference_joins_the_build_reports_with_annotations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    by_preference = script("constraints_by_preference")
+    run = evaluate(make_config(tmp_path, conditions=["vanilla", "memcollab"]), Team(), InMemoryStore())
+    reports = by_preference.read_reports(run / "checkpoints.sqlite")
+    added = [
+        (thread.split(":", 1)[0], r.rule, o.id)
+        for thread, found in reports.items()
+        for r in found
+        for o in r.accepted
+        if o.action == "added"
+    ]
+    assert added, "the fake build stored constraints"
+    assert {rule for _, rule, _ in added} <= {"one_correct", "strongest_correct", "strongest_incorrect"}
+    # One file judges wrongness for every constraint, the other for none: only the first gets the column.
+    first, rest = added[:1], added[1:]
+    judged = tmp_path / "judged.jsonl"
+    judged.write_text("".join(json.dumps({"id": i, "label": "useful", "wrong": True}) + "\n" for *_, i in first))
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({"id": i, "label": "specific"}) + "\n" for *_, i in rest))
+
+    table = by_preference.tally(reports, by_preference.read_labels([judged, plain]))
+    assert sum(row["constraints"] for row in table.values()) == len(added)
+    bank, rule, _ = first[0]
+    assert table[bank, rule]["useful"] == 1
+    assert table[bank, rule]["wrong"] == 1
+    assert table[bank, rule]["correct useful"] == 0
+    assert sum(row["specific"] for row in table.values()) == len(rest)
+
+    by_preference.main([str(run), str(judged)])
+    out = capsys.readouterr().out
+    assert f"| {bank} | {rule} | {table[bank, rule]['tasks']} | 1 | 1 (0) | 0 | 0 | 1 |" in out
