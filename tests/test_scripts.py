@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -11,6 +12,8 @@ import pytest
 from evaluation_data import DEV, make_config
 from evaluation_team import Team, evaluate
 from langgraph.store.memory import InMemoryStore
+
+from memcollab_langgraph.evaluation import ResultsStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,3 +78,35 @@ def test_constraints_by_preference_joins_the_build_reports_with_annotations(
     by_preference.main([str(run), str(judged)])
     out = capsys.readouterr().out
     assert f"| {bank} | {rule} | {table[bank, rule]['tasks']} | 1 | 1 (0) | 0 | 0 | 1 |" in out
+
+
+def test_retrieved_labels_groups_memory_items_by_the_annotation_of_what_they_retrieved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    retrieved_labels = script("retrieved_labels")
+    run = evaluate(make_config(tmp_path, conditions=["vanilla", "memcollab"]), Team(), InMemoryStore())
+    every = ResultsStore(run.parent, run.name).latest()
+    memory = sorted((r for r in every if r.dataset == "toy" and r.condition == "memcollab"), key=lambda r: r.key)
+    assert len(memory) >= 5
+    # The fake bank holds one constraint: give the items other retrievals, one per group.
+    retrieved = [["w", "u"], ["u", "v"], ["v", "s"], ["u", "unknown"], []]
+    items = [r for r in every if r.condition == "vanilla"] + [
+        r.model_copy(update={"retrieved_ids": ids}) for r, ids in zip(memory, retrieved, strict=False)
+    ]
+    labels = tmp_path / "labels.jsonl"
+    rows = [("w", "useful", True), ("u", "useful", False), ("v", "vacuous", False), ("s", "specific", False)]
+    labels.write_text("".join(json.dumps({"id": i, "label": label, "wrong": wrong}) + "\n" for i, label, wrong in rows))
+    table = retrieved_labels.tally(items, "toy", retrieved_labels.read_labels([labels]))
+    counted: Counter[str] = Counter()
+    for (_, _, group), (n, *_) in table.items():
+        counted[group] += n
+    assert counted == Counter({"a wrong one": 1, "a useful one": 1, "none useful": 1, "not annotated": 1, "nothing": 1})
+    first = memory[0]
+    base = next(r for r in every if r.key == first.key._replace(condition="vanilla"))
+    before, now = bool(base.correct), bool(first.correct)
+    assert table[first.agent, "memcollab", "a wrong one"] == [1, before, now, now and not before, before and not now]
+
+    retrieved_labels.main([str(run), str(labels), "--dataset", "toy"])  # the run's own items: one unlabelled id
+    out = capsys.readouterr().out
+    assert "| memcollab | not annotated |" in out
+    assert "a wrong one" not in out
