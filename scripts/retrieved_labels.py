@@ -6,7 +6,8 @@ of the constraints the item retrieved, and groups the items by the annotation of
 ``wrong``):
 
 * ``a wrong one``: at least one retrieved constraint is marked wrong;
-* ``a useful one``: otherwise, at least one is useful;
+* ``a useful one``: otherwise, at least one is useful (with files that do not judge every constraint
+  for wrongness, as the GSM8K ones, this group can hold wrong ones too);
 * ``none useful``: every retrieved constraint is vacuous or specific;
 * ``not annotated``: some retrieved constraint has no annotation;
 * ``nothing``: no constraint was retrieved (an empty category).
