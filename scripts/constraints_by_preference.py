@@ -19,29 +19,17 @@ The checkpoint file is copied first (SQLite's backup), so a run in progress is o
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from _analysis import read_labels
+
 from memcollab_langgraph.graphs import sqlite_checkpointer
 from memcollab_langgraph.nodes import DistillationReport
-
-LABELS = ("useful", "vacuous", "specific")
-
-
-def read_labels(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
-    """Constraint id -> its annotation, over all files."""
-    out: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                out[row["id"]] = row
-    return out
 
 
 def read_reports(checkpoints: Path) -> dict[str, list[DistillationReport]]:

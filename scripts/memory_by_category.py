@@ -14,11 +14,12 @@ where it routes it elsewhere. Usage::
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from memcollab_langgraph.evaluation import VANILLA, ItemResult, ResultsStore
+from _analysis import gains_and_losses
+
+from memcollab_langgraph.evaluation import ItemResult, ResultsStore
 
 WORD_PROBLEMS = ("math/prealgebra", "math/algebra/linear_equations", "math/algebra/equation_word_problems")
 
@@ -33,20 +34,7 @@ def group_of(category: str | None, prefixes: Sequence[str]) -> str:
 
 def tally(items: Sequence[ItemResult], dataset: str, prefixes: Sequence[str]) -> dict[tuple[str, str, str], list[int]]:
     """(agent, condition, group) -> [tasks, right without memory, right with it, gained, lost]."""
-    judged = {(r.agent, r.condition, r.task_id): r for r in items if r.dataset == dataset and r.error is None}
-    out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for (agent, condition, task), r in judged.items():
-        base = judged.get((agent, VANILLA, task))
-        if condition == VANILLA or base is None:
-            continue
-        before, now = bool(base.correct), bool(r.correct)
-        row = out[agent, condition, group_of(r.category, prefixes)]
-        row[0] += 1
-        row[1] += before
-        row[2] += now
-        row[3] += now and not before
-        row[4] += before and not now
-    return out
+    return gains_and_losses(items, dataset, lambda r: group_of(r.category, prefixes))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -22,26 +22,15 @@ if it helped where a useful one was, the gains would gather there. Usage::
 from __future__ import annotations
 
 import argparse
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from memcollab_langgraph.evaluation import VANILLA, ItemResult, ResultsStore
+from _analysis import gains_and_losses, read_labels
+
+from memcollab_langgraph.evaluation import ItemResult, ResultsStore
 
 GROUPS = ("a wrong one", "a useful one", "none useful", "not annotated", "nothing")
-
-
-def read_labels(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
-    """Constraint id -> its annotation, over all files."""
-    out: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                out[row["id"]] = row
-    return out
 
 
 def group_of(retrieved: Sequence[str], labels: Mapping[str, Mapping[str, Any]]) -> str:
@@ -61,20 +50,7 @@ def tally(
     items: Sequence[ItemResult], dataset: str, labels: Mapping[str, Mapping[str, Any]]
 ) -> dict[tuple[str, str, str], list[int]]:
     """(agent, condition, group) -> [tasks, right without memory, right with it, gained, lost]."""
-    judged = {(r.agent, r.condition, r.task_id): r for r in items if r.dataset == dataset and r.error is None}
-    out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for (agent, condition, task), r in judged.items():
-        base = judged.get((agent, VANILLA, task))
-        if condition == VANILLA or base is None:
-            continue
-        before, now = bool(base.correct), bool(r.correct)
-        row = out[agent, condition, group_of(r.retrieved_ids, labels)]
-        row[0] += 1
-        row[1] += before
-        row[2] += now
-        row[3] += now and not before
-        row[4] += before and not now
-    return out
+    return gains_and_losses(items, dataset, lambda r: group_of(r.retrieved_ids, labels))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

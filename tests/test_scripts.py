@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
@@ -19,6 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def script(name: str) -> ModuleType:
+    if str(REPO / "scripts") not in sys.path:  # as when run as `python scripts/NAME.py`: its helpers import
+        sys.path.insert(0, str(REPO / "scripts"))
     spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
