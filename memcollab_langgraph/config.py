@@ -288,8 +288,24 @@ class Config(_Strict):
         return self.source.parent / p
 
 
+def _given(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem, naming the field and, for unknown or missing keys, the fix."""
+    """One line per problem, naming the field and the value given, and for unknown or missing keys the fix.
+
+    Example:
+        >>> from pydantic import BaseModel, PositiveInt
+        >>> class Settings(BaseModel):
+        ...     k: PositiveInt
+        >>> try:
+        ...     Settings(k="zero")
+        ... except ValidationError as e:
+        ...     print(describe_validation_error(e))
+          k: Input should be a valid integer, unable to parse string as an integer (given: 'zero')
+    """
     lines = []
     for err in error.errors():
         where = ".".join(str(p) for p in err["loc"])
@@ -298,7 +314,9 @@ def describe_validation_error(error: ValidationError) -> str:
             msg = "unknown key (misspelt?); remove it or check the documented keys"
         elif err["type"] == "missing":
             msg = "required key is missing"
-        lines.append(f"  {where}: {msg}" if where else f"  {msg}")  # checks across fields name their field
+        elif where and "input" in err:  # a check across fields has no location, and its input is the whole table
+            msg += f" (given: {_given(err['input'])})"
+        lines.append(f"  {where}: {msg}" if where else f"  {msg}")
     return "\n".join(lines)
 
 
