@@ -36,6 +36,7 @@ from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from memcollab_langgraph._validation import location, refused_value
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory.models import DEFAULT_FALLBACK, FallbackLevel
 from memcollab_langgraph.nodes.story import DEFAULT_MAX_STORY_WORDS, StoryCheck, choose_story_check
@@ -288,11 +289,6 @@ class Config(_Strict):
         return self.source.parent / p
 
 
-def _given(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def describe_validation_error(error: ValidationError) -> str:
     """One line per problem, naming the field and the value given, and for unknown or missing keys the fix.
 
@@ -304,19 +300,18 @@ def describe_validation_error(error: ValidationError) -> str:
         ...     Settings(k="zero")
         ... except ValidationError as e:
         ...     print(describe_validation_error(e))
-          k: Input should be a valid integer, unable to parse string as an integer (given: 'zero')
+          k: Input should be a valid integer, unable to parse string as an integer (got 'zero')
     """
     lines = []
     for err in error.errors():
-        where = ".".join(str(p) for p in err["loc"])
+        where = location(err)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (misspelt?); remove it or check the documented keys"
         elif err["type"] == "missing":
             msg = "required key is missing"
-        elif where and "input" in err:  # a check across fields has no location, and its input is the whole table
-            msg += f" (given: {_given(err['input'])})"
-        lines.append(f"  {where}: {msg}" if where else f"  {msg}")
+        msg += refused_value(err)
+        lines.append(f"  {where}: {msg}" if where else f"  {msg}")  # checks across fields name their field
     return "\n".join(lines)
 
 

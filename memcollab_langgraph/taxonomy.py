@@ -32,6 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from memcollab_langgraph._validation import location, refused_value
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.schema import CategoryPath
 
@@ -316,11 +317,8 @@ def load_taxonomy(source: Mapping[str, Any] | str | os.PathLike[str]) -> Taxonom
         return Taxonomy.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        value = err.get("input")
-        shown = f" (got {value!r})" if not isinstance(value, dict) else ""
         raise ConfigurationError(
-            f"invalid taxonomy in {origin} at {where}: {err['msg']}{shown}. "
+            f"invalid taxonomy in {origin} at {location(err) or '(top level)'}: {err['msg']}{refused_value(err)}. "
             "Expected {'name': ..., 'domains': {domain: {'categories': {category: "
             "{'description': ..., 'subcategories': {slug: description}}}}}}"
         ) from None

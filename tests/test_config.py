@@ -53,9 +53,9 @@ def test_local_team_config_is_a_heterogeneous_team() -> None:
             {"agents": [{**REMOTE, "base_url": "local:x"}], "local": {"models": {"y": "smollm2-135m"}}},
             r"no alias 'x': use one of \['y'\]",
         ),
-        ({"agents": [{**REMOTE, "temperature": 5}]}, r"agents\.0\.temperature: Input should be less .* \(given: 5\)"),
-        ({"agents": [REMOTE], "memory": {"k": 0}}, r"memory\.k: Input should be greater than 0 \(given: 0\)"),
-        ({"agents": [REMOTE], "memory": {"k": "three"}}, r"memory\.k: Input should be a valid int.*\(given: 'three'\)"),
+        ({"agents": [{**REMOTE, "temperature": 5}]}, r"agents\.0\.temperature: Input should be less .* \(got 5\)"),
+        ({"agents": [REMOTE], "memory": {"k": 0}}, r"memory\.k: Input should be greater than 0 \(got 0\)"),
+        ({"agents": [REMOTE], "memory": {"k": "three"}}, r"memory\.k: Input should be a valid int.*\(got 'three'\)"),
     ],
 )
 def test_invalid_configs_name_the_field(data: dict[str, Any], message: str) -> None:

@@ -380,6 +380,9 @@ def test_import_takes_hand_written_constraints(store: BaseStore, tmp_path: Path)
     path.write_text(json.dumps({**written, "avoid": " "}) + "\n")
     with pytest.raises(ConfigurationError, match=r"curated\.jsonl:1: invalid constraint at 'avoid'"):
         bank.import_jsonl(path)
+    path.write_text(json.dumps({**written, "when": ["a list"]}) + "\n")
+    with pytest.raises(ConfigurationError, match=r"at 'when': Input should be a valid string \(got \['a list'\]\)"):
+        bank.import_jsonl(path)
 
 
 def test_id_reused_in_another_category_is_rejected(store: BaseStore) -> None:

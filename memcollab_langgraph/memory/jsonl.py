@@ -17,6 +17,7 @@ from typing import IO
 
 from pydantic import ValidationError
 
+from memcollab_langgraph._validation import location, refused_value
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.schema import Constraint, from_record, to_record
 
@@ -72,8 +73,9 @@ def loads(text: str, *, origin: str = "<text>") -> list[Constraint]:
                 out.append(from_record(value, Constraint))
         except ValidationError as e:
             err = e.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
-            raise ConfigurationError(f"{where}: invalid constraint at {loc!r}: {err['msg']}") from None
+            raise ConfigurationError(
+                f"{where}: invalid constraint at {location(err)!r}: {err['msg']}{refused_value(err)}"
+            ) from None
         except ConfigurationError as e:
             raise ConfigurationError(f"{where}: {e}") from None
     return out

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from memcollab_langgraph._validation import location, refused_value
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory import MemoryHit
 from memcollab_langgraph.schema import CategoryPath, Task, Trajectory
@@ -31,8 +32,10 @@ def read_model(value: object, cls: type[_M], key: str) -> _M:
             return cls.model_validate(dict(value))
         except ValidationError as e:
             err = e.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            raise ConfigurationError(f"state[{key!r}] is not a valid {cls.__name__}: {where}: {err['msg']}") from None
+            where = location(err) or "(top level)"
+            raise ConfigurationError(
+                f"state[{key!r}] is not a valid {cls.__name__}: {where}: {err['msg']}{refused_value(err)}"
+            ) from None
     raise ConfigurationError(
         f"state[{key!r}] must be a {cls.__name__} (or a dict of its fields), got {type(value).__name__}"
     )

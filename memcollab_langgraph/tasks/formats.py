@@ -44,6 +44,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
+from memcollab_langgraph._validation import location, refused_value
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.schema import CategoryPath, Task
 from memcollab_langgraph.verifiers import extract_final_answer, parse_python
@@ -479,9 +480,9 @@ def _generic(record: Mapping[str, Any]) -> Task:
         return Task.model_validate(dict(record))
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(record)"
-        got = f" (got {err['input']!r:.80})" if err["type"] != "missing" else ""
-        raise ConfigurationError(f"generic record's {where!r}: {err['msg']}{got}") from None
+        raise ConfigurationError(
+            f"generic record's {location(err) or '(record)'!r}: {err['msg']}{refused_value(err, limit=80)}"
+        ) from None
 
 
 _CONVERTERS: dict[TaskFormat, Callable[[Mapping[str, Any]], Task]] = {
@@ -509,5 +510,5 @@ def record_to_task(record: Mapping[str, Any], fmt: TaskFormat) -> Task:
     except ValidationError as e:  # a converter built an invalid Task (an empty id, a bad slug...)
         err = e.errors()[0]
         raise ConfigurationError(
-            f"{fmt} record gives an invalid task: {'.'.join(map(str, err['loc']))}: {err['msg']}"
+            f"{fmt} record gives an invalid task: {location(err)}: {err['msg']}{refused_value(err)}"
         ) from None
