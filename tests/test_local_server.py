@@ -31,6 +31,7 @@ from memcollab_langgraph.local import detached as detached_module
 from memcollab_langgraph.local import server as server_module
 from memcollab_langgraph.local.detached import _pid_alive, serve_detached
 from memcollab_langgraph.local.server import fetch_aliases
+from memcollab_langgraph.nodes.llm import is_context_overflow
 from memcollab_langgraph.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -89,6 +90,15 @@ def test_max_tokens_caps_the_completion(smollm2: LocalServer) -> None:
     assert reply.usage_metadata is not None
     assert reply.usage_metadata["output_tokens"] <= 5
     assert reply.response_metadata["finish_reason"] == "length"
+
+
+def test_a_conversation_longer_than_the_context_is_recognized_as_an_overflow(smollm2: LocalServer) -> None:
+    # The solver ends a solve at such a refusal (stop reason "context_full") instead of failing it; this
+    # pins the server's actual error to the recognizer.
+    long = "Count the words in this text. " + "word " * 3000  # over the server's 2048-token context
+    with pytest.raises(Exception) as refused:  # noqa: PT011 (the client library's own error type)
+        chat_model(smollm2, max_tokens=10).invoke(long)
+    assert is_context_overflow(refused.value), repr(refused.value)
 
 
 async def test_async_chat_reports_usage(smollm2: LocalServer) -> None:

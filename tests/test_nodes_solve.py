@@ -277,3 +277,44 @@ def test_routing_helpers() -> None:
         ("solve", "b", 1),
     ]
     assert all(s.arg["task"] is MATH and "hits" in s.arg for s in sends)
+
+
+class _ServerError(Exception):
+    """What an OpenAI-compatible client raises for an HTTP error (it carries the status code)."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+OVERFLOW = "This model's maximum context length is 4096 tokens. However, you requested 5192 tokens."
+
+
+def test_a_feedback_turn_that_outgrows_the_context_ends_the_solve_with_the_last_answer(call: Call) -> None:
+    def reply(messages: list[BaseMessage]) -> str:
+        if len(messages) == 2:
+            return BAD
+        raise _ServerError(OVERFLOW)
+
+    update = call(create_solver_node(_agent(FunctionChatModel(reply))), {"task": CODE})
+    t = update["trajectory"]
+    assert (t.turns, update["stop_reason"]) == (1, "context_full")
+    assert t.answer is not None
+    assert "a - b" in t.answer
+    assert [c.step for c in update["usage_log"]] == ["solve"]
+    assert "did not pass" in t.messages[-1]["content"]  # the feedback it could not read stays in the record
+
+
+@pytest.mark.parametrize(
+    ("first", "error"),
+    [(True, _ServerError(OVERFLOW)), (False, _ServerError("upstream unavailable", 503)), (False, TimeoutError())],
+    ids=["first-prompt-too-long", "server-error", "timeout"],
+)
+def test_other_model_errors_propagate(call: Call, first: bool, error: Exception) -> None:
+    def reply(messages: list[BaseMessage]) -> str:
+        if len(messages) == 2 and not first:
+            return BAD
+        raise error
+
+    with pytest.raises(type(error)):
+        call(create_solver_node(_agent(FunctionChatModel(reply))), {"task": CODE})

@@ -5,7 +5,9 @@ Every LLM-calling node goes through :func:`chat_effect` (free text) or :func:`st
 :class:`ModelCall` per call under the state key ``usage_log``. Token counts come from the reply's
 ``usage_metadata``, the model id from ``response_metadata`` (``model_name`` or ``model``, what
 ``ChatOpenAI`` reports), else from the model object. Model *errors* (network, rate limits) are not
-caught here: they propagate so that ``add_node(retry_policy=...)`` can retry the node.
+caught here: they propagate so that ``add_node(retry_policy=...)`` can retry the node. The one
+exception is :func:`chat_within_context_effect`, which returns :class:`ContextFull` when the server
+refuses a conversation that has outgrown the model's context window, for callers that can stop there.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from memcollab_langgraph.schema import Usage
 
 __all__ = [
     "ChatReply",
+    "ContextFull",
     "ModelCall",
     "StructuredMethod",
     "StructuredReply",
     "chat_effect",
+    "chat_within_context_effect",
+    "is_context_overflow",
     "served_from_cache",
     "structured_effect",
     "usage_of",
@@ -132,6 +137,61 @@ async def _achat(model: BaseChatModel, messages: Sequence[BaseMessage]) -> ChatR
 def chat_effect(model: BaseChatModel, messages: Sequence[BaseMessage]) -> Effect[ChatReply]:
     """Call ``model`` on ``messages`` (sync or async) and time it."""
     return effect(_chat, _achat, model, messages)
+
+
+_CONTEXT_FULL = ("context_length_exceeded", "maximum context length", "exceeds the available context size")
+
+
+def is_context_overflow(error: BaseException) -> bool:
+    """Whether a model call was refused because its prompt and completion budget exceed the context window.
+
+    Recognizes OpenAI's error code ``context_length_exceeded``, llama-cpp-python's server ("This model's
+    maximum context length is 4096 tokens. However, you requested ...") and llama.cpp's ("the request
+    exceeds the available context size"). Errors with another HTTP status are never overflows.
+
+    Example:
+        >>> is_context_overflow(ValueError("This model's maximum context length is 4096 tokens."))
+        True
+        >>> is_context_overflow(TimeoutError("Request timed out."))
+        False
+    """
+    if getattr(error, "status_code", 400) != 400:
+        return False
+    text = f"{getattr(error, 'code', None) or ''} {error}".lower()
+    return any(marker in text for marker in _CONTEXT_FULL)
+
+
+@dataclass(frozen=True)
+class ContextFull:
+    """A call the server refused because the conversation no longer fits the model's context."""
+
+    error: str
+    """The server's message."""
+
+
+def _chat_within_context(model: BaseChatModel, messages: Sequence[BaseMessage]) -> ChatReply | ContextFull:
+    try:
+        return _chat(model, messages)
+    except Exception as e:  # only the overflow is a result; anything else propagates unchanged
+        if is_context_overflow(e):
+            return ContextFull(str(e))
+        raise
+
+
+async def _achat_within_context(model: BaseChatModel, messages: Sequence[BaseMessage]) -> ChatReply | ContextFull:
+    try:
+        return await _achat(model, messages)
+    except Exception as e:
+        if is_context_overflow(e):
+            return ContextFull(str(e))
+        raise
+
+
+def chat_within_context_effect(
+    model: BaseChatModel, messages: Sequence[BaseMessage]
+) -> Effect[ChatReply | ContextFull]:
+    """Like :func:`chat_effect`, but a refusal for context length is returned as :class:`ContextFull`."""
+    return effect(_chat_within_context, _achat_within_context, model, messages)
 
 
 def _structured_runnable(

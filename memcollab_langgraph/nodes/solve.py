@@ -3,10 +3,13 @@
 One turn is one model call. After each reply :func:`~memcollab_langgraph.nodes.turns.plan_turn`
 decides to stop, to run the visible tests (code) or the reply's Python block (math) in the sandbox
 and feed the result back, or to ask again after an empty or answerless reply. The solve ends at a
-final answer, at passing visible tests, or after ``max_turns`` calls. The whole exchange is kept as
-a :class:`~memcollab_langgraph.schema.Trajectory`; malformed replies never crash the node, they are
-recorded in the transcript and in ``usage_log``. Errors *raised* by the model (network, rate limits)
-propagate, so that ``add_node(..., retry_policy=RetryPolicy(...))`` can retry the node.
+final answer, at passing visible tests, or after ``max_turns`` calls; a feedback turn that the server
+refuses because the conversation outgrew the model's context window ends it too (stop reason
+``context_full``, the last answer kept). The whole exchange is kept as a
+:class:`~memcollab_langgraph.schema.Trajectory`; malformed replies never crash the node, they are
+recorded in the transcript and in ``usage_log``. Errors *raised* by the model (network, rate limits,
+a first prompt longer than the context) propagate, so that ``add_node(..., retry_policy=RetryPolicy(...))``
+can retry the node.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.models import Agent, agents_by_name
 from memcollab_langgraph.nodes.effects import NodeRunnable, Program, as_node, effect, perform
 from memcollab_langgraph.nodes.inputs import read_hits, read_task
-from memcollab_langgraph.nodes.llm import ModelCall, chat_effect
+from memcollab_langgraph.nodes.llm import ContextFull, ModelCall, chat_effect, chat_within_context_effect
 from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE, solver_messages
 from memcollab_langgraph.nodes.turns import StopReason, failed_tests_feedback, plan_turn, python_feedback
 from memcollab_langgraph.schema import Trajectory, Usage
@@ -94,7 +97,14 @@ def _program(
     answer: str | None = None
     stop: StopReason = "max_turns"
     for turn in range(1, settings.max_turns + 1):
-        reply = yield from perform(chat_effect(agent.model, messages))
+        if turn == 1:  # a task whose first prompt does not fit cannot be solved: that error propagates
+            reply = yield from perform(chat_effect(agent.model, messages))
+        else:
+            outcome = yield from perform(chat_within_context_effect(agent.model, messages))
+            if isinstance(outcome, ContextFull):
+                stop = "context_full"
+                break
+            reply = outcome
         usage = usage + reply.usage
         plan = plan_turn(
             task, reply.text, python_tool=settings.python_tool, run_visible_tests=settings.run_visible_tests

@@ -42,9 +42,10 @@ __all__ = [
 ]
 
 SolveKind = Literal["code", "math"]
-StopReason = Literal["final_answer", "passed_visible_tests", "max_turns"]
-"""Why a solve ended: an answer was given (and, for code with visible tests, passed them), or the
-turn budget ran out while feedback was still pending."""
+StopReason = Literal["final_answer", "passed_visible_tests", "max_turns", "context_full"]
+"""Why a solve ended: an answer was given (and, for code with visible tests, passed them), the turn
+budget ran out while feedback was still pending, or the conversation with its feedback no longer fit
+the model's context window (the last answer is kept)."""
 TurnAction = Literal["stop", "run_tests", "run_python", "ask_again"]
 
 _STRICT_RULES = frozenset({"boxed", "gsm8k_marker", "final_answer", "answer_is"})
