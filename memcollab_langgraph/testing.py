@@ -62,6 +62,7 @@ from pydantic import BaseModel, PrivateAttr
 from memcollab_langgraph.errors import ConfigurationError
 
 __all__ = [
+    "ContextOverflowError",
     "FakeEmbeddings",
     "FunctionChatModel",
     "ReplyFunction",
@@ -90,6 +91,26 @@ class UnexpectedModelCallError(AssertionError):
 
     It is an ``AssertionError`` because it signals a broken test expectation, not a model failure.
     """
+
+
+class ContextOverflowError(Exception):
+    """What an OpenAI-compatible client raises when the server refuses a prompt longer than the model's
+    context window: HTTP status 400 and the server's message. Raise it from a :class:`FunctionChatModel`
+    function to test how a graph handles a conversation that outgrows the context.
+
+    Example:
+        >>> from memcollab_langgraph.nodes.llm import is_context_overflow
+        >>> is_context_overflow(ContextOverflowError())
+        True
+    """
+
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str = "This model's maximum context length is 4096 tokens. However, you requested 5192 tokens.",
+    ) -> None:
+        super().__init__(message)
 
 
 class _RecordingChatModel(BaseChatModel):

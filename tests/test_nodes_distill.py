@@ -30,7 +30,7 @@ from memcollab_langgraph.nodes.prompts import (
 )
 from memcollab_langgraph.schema import CategoryPath, ConstraintLabels, Task, Trajectory
 from memcollab_langgraph.taxonomy import get_taxonomy
-from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
+from memcollab_langgraph.testing import ContextOverflowError, FunctionChatModel, ScriptedChatModel
 
 RATES = CategoryPath(domain="math", category="prealgebra", subcategory="rates")
 TASK = Task(
@@ -477,3 +477,34 @@ def test_the_demo_summary_says_what_was_stored_and_why_drafts_were_rejected(stor
         "the when field repeats the prompt's template (1)"
     )
     assert distillation_summary([]) == "distiller: no distillation"
+
+
+def test_a_prompt_too_long_for_the_context_is_sent_again_with_shorter_transcripts(store: BaseStore, mode: str) -> None:
+    long = "I add the numbers one by one. " * 200  # 6,000 characters per transcript
+    trajs = [_traj(BIG, "45", False, text=long), _traj(SMALL, "48", True, text=long)]
+    lengths: list[int] = []
+
+    def reply(messages: list[BaseMessage]) -> str:
+        lengths.append(len(messages[-1].text))
+        if lengths[-1] > 3000:  # the server's context holds prompts of up to 3,000 characters
+            raise ContextOverflowError
+        return _reply(GOOD_DRAFT)
+
+    node = create_distiller_node(FunctionChatModel(reply), agents=AGENTS, taxonomy="math")
+    out = _run(node, store, {"task": TASK, "trajectories": trajs}, mode)
+    [report] = out["distillations"]
+    assert report.notes == ["transcripts clipped to 1000 characters (from 4000) to fit the distiller's context window"]
+    assert [o.action for o in report.accepted] == ["added"]
+    assert len(lengths) == 3
+    assert lengths[0] > lengths[1] > lengths[2]
+    assert [r.step for r in out["usage_log"]] == ["distill"]  # the refused calls cost no tokens
+
+
+def test_a_prompt_that_never_fits_is_an_error(store: BaseStore, mode: str) -> None:
+    def reply(messages: list[BaseMessage]) -> str:
+        raise ContextOverflowError
+
+    node = create_distiller_node(FunctionChatModel(reply), agents=AGENTS, taxonomy="math")
+    with pytest.raises(ContextOverflowError):
+        _run(node, store, {"task": TASK, "trajectories": [_traj(BIG, "45", False), _traj(SMALL, "48", True)]}, mode)
+    assert MemoryBank(store).list_constraints() == []

@@ -16,7 +16,7 @@ from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes import create_solver_node, fan_out_to_agents, route_after_solve
 from memcollab_langgraph.nodes.turns import INVENTED_OUTPUT
 from memcollab_langgraph.schema import CategoryPath, Constraint, Task
-from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
+from memcollab_langgraph.testing import ContextOverflowError, FunctionChatModel, ScriptedChatModel
 
 Call = Callable[[Runnable[Any, Any], dict[str, Any]], dict[str, Any]]
 
@@ -280,21 +280,16 @@ def test_routing_helpers() -> None:
 
 
 class _ServerError(Exception):
-    """What an OpenAI-compatible client raises for an HTTP error (it carries the status code)."""
-
-    def __init__(self, message: str, status_code: int = 400) -> None:
+    def __init__(self, message: str, status_code: int) -> None:
         super().__init__(message)
         self.status_code = status_code
-
-
-OVERFLOW = "This model's maximum context length is 4096 tokens. However, you requested 5192 tokens."
 
 
 def test_a_feedback_turn_that_outgrows_the_context_ends_the_solve_with_the_last_answer(call: Call) -> None:
     def reply(messages: list[BaseMessage]) -> str:
         if len(messages) == 2:
             return BAD
-        raise _ServerError(OVERFLOW)
+        raise ContextOverflowError
 
     update = call(create_solver_node(_agent(FunctionChatModel(reply))), {"task": CODE})
     t = update["trajectory"]
@@ -307,7 +302,7 @@ def test_a_feedback_turn_that_outgrows_the_context_ends_the_solve_with_the_last_
 
 @pytest.mark.parametrize(
     ("first", "error"),
-    [(True, _ServerError(OVERFLOW)), (False, _ServerError("upstream unavailable", 503)), (False, TimeoutError())],
+    [(True, ContextOverflowError()), (False, _ServerError("upstream unavailable", 503)), (False, TimeoutError())],
     ids=["first-prompt-too-long", "server-error", "timeout"],
 )
 def test_other_model_errors_propagate(call: Call, first: bool, error: Exception) -> None:

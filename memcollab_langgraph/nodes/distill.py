@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 from memcollab_langgraph.errors import ConfigurationError
@@ -37,12 +38,19 @@ from memcollab_langgraph.nodes.abstraction import (
 )
 from memcollab_langgraph.nodes.effects import NodeRunnable, Program, as_node, current_store, effect, perform
 from memcollab_langgraph.nodes.inputs import read_category, read_task, read_trajectories
-from memcollab_langgraph.nodes.llm import ModelCall, StructuredMethod, structured_effect
+from memcollab_langgraph.nodes.llm import (
+    ContextFull,
+    ModelCall,
+    StructuredMethod,
+    StructuredReply,
+    structured_effect,
+    structured_within_context_effect,
+)
 from memcollab_langgraph.nodes.parsing import ParseMode, parse_structured
 from memcollab_langgraph.nodes.preference import Preference, PreferenceRule, choose_preference
 from memcollab_langgraph.nodes.prompts import contrastive_distiller_messages, single_distiller_messages
 from memcollab_langgraph.nodes.story import StoryCheck
-from memcollab_langgraph.schema import AgentRef, ConstraintLabels, Provenance, Trajectory
+from memcollab_langgraph.schema import AgentRef, CategoryPath, ConstraintLabels, Provenance, Task, Trajectory
 from memcollab_langgraph.taxonomy import Taxonomy, get_taxonomy
 
 __all__ = [
@@ -169,6 +177,56 @@ def _refs(trajs: Sequence[Trajectory]) -> list[AgentRef]:
     return list(dict.fromkeys(t.agent for t in trajs))
 
 
+_MIN_TRANSCRIPT_CHARS = 500
+"""The shortest transcripts the distiller is shown when the prompt has to be shortened to fit."""
+
+
+def _transcript_budgets(max_chars: int) -> list[int]:
+    """The transcript lengths to try, longest first: ``max_chars``, halved while above the minimum.
+
+    Example:
+        >>> _transcript_budgets(4000)
+        [4000, 2000, 1000, 500]
+        >>> _transcript_budgets(300)
+        [300]
+    """
+    budgets = [max_chars]
+    while budgets[-1] > _MIN_TRANSCRIPT_CHARS:
+        budgets.append(max(budgets[-1] // 2, _MIN_TRANSCRIPT_CHARS))
+    return budgets
+
+
+def _distiller_messages(
+    task: Task,
+    plan: Preference,
+    taxonomy: Taxonomy,
+    settings: DistillerSettings,
+    category: CategoryPath | None,
+    max_chars: int,
+) -> list[BaseMessage]:
+    assert plan.preferred is not None
+    if plan.rule == "single":
+        return single_distiller_messages(
+            task,
+            plan.preferred,
+            taxonomy=taxonomy,
+            k=settings.k,
+            category=category,
+            max_chars=max_chars,
+            labels=settings.labels,
+        )
+    return contrastive_distiller_messages(
+        task,
+        plan.preferred,
+        plan.unpreferred,
+        taxonomy=taxonomy,
+        k=settings.k,
+        category=category,
+        max_chars=max_chars,
+        labels=settings.labels,
+    )
+
+
 def _program(
     model: BaseChatModel,
     taxonomy: Taxonomy,
@@ -206,29 +264,27 @@ def _program(
         if plan.preferred is None:
             reports.append(DistillationReport(**base, skipped=True))
             continue
-        if plan.rule == "single":
-            messages = single_distiller_messages(
-                task,
-                plan.preferred,
-                taxonomy=taxonomy,
-                k=settings.k,
-                category=category,
-                max_chars=settings.max_transcript_chars,
-                labels=settings.labels,
-            )
-        else:
-            messages = contrastive_distiller_messages(
-                task,
-                plan.preferred,
-                plan.unpreferred,
-                taxonomy=taxonomy,
-                k=settings.k,
-                category=category,
-                max_chars=settings.max_transcript_chars,
-                labels=settings.labels,
-            )
         schema: type[RuleOutput | DistillerOutput] = RuleOutput if settings.labels == "task" else DistillerOutput
-        reply = yield from perform(structured_effect(model, schema, messages, method=settings.structured_method))
+        notes: list[str] = []
+        reply: StructuredReply | ContextFull | None = None
+        for max_chars in _transcript_budgets(settings.max_transcript_chars):
+            messages = _distiller_messages(task, plan, taxonomy, settings, category, max_chars)
+            if max_chars > _MIN_TRANSCRIPT_CHARS:
+                reply = yield from perform(
+                    structured_within_context_effect(model, schema, messages, method=settings.structured_method)
+                )
+            else:  # the shortest transcripts: a refusal now is an error (the task itself is too long)
+                reply = yield from perform(
+                    structured_effect(model, schema, messages, method=settings.structured_method)
+                )
+            if isinstance(reply, StructuredReply):
+                if max_chars < settings.max_transcript_chars:
+                    notes.append(
+                        f"transcripts clipped to {max_chars} characters (from {settings.max_transcript_chars}) "
+                        "to fit the distiller's context window"
+                    )
+                break
+        assert isinstance(reply, StructuredReply)  # the last budget's call either answered or raised
         parsed = parse_structured(reply.result, schema, list_key="constraints")
         distiller_id = reply.usage.model or model_id_of(model)
         calls.append(ModelCall(step="distill", usage=reply.usage, ok=parsed.ok, reason=parsed.reason))
@@ -240,7 +296,7 @@ def _program(
             methods=[settings.method],
         )
         drafts = parsed.value.constraints if parsed.value is not None else []
-        accepted, rejected, notes = build_constraints(
+        accepted, rejected, build_notes = build_constraints(
             drafts,
             k=settings.k,
             taxonomy=taxonomy,
@@ -262,7 +318,7 @@ def _program(
                 raw=parsed.raw if not parsed.ok else None,
                 accepted=outcomes,
                 rejected=rejected,
-                notes=notes,
+                notes=[*notes, *build_notes],
             )
         )
     return {"distillations": reports, "usage_log": calls}
@@ -301,7 +357,9 @@ def create_distiller_node(
         taxonomy: Labels the constraints may carry.
         source_agent: Only distill this agent's trajectories (the baselines).
         identical_threshold: See :func:`~memcollab_langgraph.nodes.preference.choose_preference`.
-        max_transcript_chars: Each trajectory is clipped to this many characters in the prompt.
+        max_transcript_chars: Each trajectory is clipped to this many characters in the prompt. When the
+            server refuses the prompt as longer than the model's context, it is sent again with the
+            transcripts clipped to half, down to 500 characters (a note in the report says so).
         structured_method: ``with_structured_output`` method; ``None`` is the model's default.
         labels: Where each constraint's category comes from (:data:`~memcollab_langgraph.schema.ConstraintLabels`):
             ``"task"`` (default) files every constraint under the task's category and keeps the taxonomy

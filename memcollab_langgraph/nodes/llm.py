@@ -6,8 +6,9 @@ Every LLM-calling node goes through :func:`chat_effect` (free text) or :func:`st
 ``usage_metadata``, the model id from ``response_metadata`` (``model_name`` or ``model``, what
 ``ChatOpenAI`` reports), else from the model object. Model *errors* (network, rate limits) are not
 caught here: they propagate so that ``add_node(retry_policy=...)`` can retry the node. The one
-exception is :func:`chat_within_context_effect`, which returns :class:`ContextFull` when the server
-refuses a conversation that has outgrown the model's context window, for callers that can stop there.
+exception: :func:`chat_within_context_effect` and :func:`structured_within_context_effect` return
+:class:`ContextFull` when the server refuses a prompt longer than the model's context window, for
+callers that can do without the call or shorten the prompt.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "is_context_overflow",
     "served_from_cache",
     "structured_effect",
+    "structured_within_context_effect",
     "usage_of",
 ]
 
@@ -252,3 +254,36 @@ def structured_effect(
     """Ask ``model`` for ``schema`` with ``include_raw=True``; parse the result with
     :func:`~memcollab_langgraph.nodes.parsing.parse_structured`."""
     return effect(_structured, _astructured, model, schema, messages, method)
+
+
+def _structured_within_context(
+    model: BaseChatModel, schema: type[BaseModel], messages: Sequence[BaseMessage], method: StructuredMethod | None
+) -> StructuredReply | ContextFull:
+    try:
+        return _structured(model, schema, messages, method)
+    except Exception as e:  # only the overflow is a result; anything else propagates unchanged
+        if is_context_overflow(e):
+            return ContextFull(str(e))
+        raise
+
+
+async def _astructured_within_context(
+    model: BaseChatModel, schema: type[BaseModel], messages: Sequence[BaseMessage], method: StructuredMethod | None
+) -> StructuredReply | ContextFull:
+    try:
+        return await _astructured(model, schema, messages, method)
+    except Exception as e:
+        if is_context_overflow(e):
+            return ContextFull(str(e))
+        raise
+
+
+def structured_within_context_effect(
+    model: BaseChatModel,
+    schema: type[BaseModel],
+    messages: Sequence[BaseMessage],
+    *,
+    method: StructuredMethod | None = None,
+) -> Effect[StructuredReply | ContextFull]:
+    """Like :func:`structured_effect`, but a refusal for context length is returned as :class:`ContextFull`."""
+    return effect(_structured_within_context, _astructured_within_context, model, schema, messages, method)
