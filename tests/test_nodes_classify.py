@@ -14,7 +14,7 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.nodes import create_classifier_node, deterministic_classify
 from memcollab_langgraph.schema import CategoryPath, Task
 from memcollab_langgraph.taxonomy import get_taxonomy
-from memcollab_langgraph.testing import FunctionChatModel, ScriptedChatModel
+from memcollab_langgraph.testing import ContextOverflowError, FunctionChatModel, ScriptedChatModel
 
 Call = Callable[[Runnable[Any, Any], dict[str, Any]], dict[str, Any]]
 
@@ -111,6 +111,27 @@ def test_unusable_reply_falls_back_with_a_reason(call: Call, reply: str | AIMess
     assert not record.ok
     assert record.reason == c.reason
     assert record.usage.model == "tiny"
+
+
+def test_a_task_too_long_for_the_context_is_classified_without_the_model(call: Call) -> None:
+    def reply(messages: list[BaseMessage]) -> str:
+        raise ContextOverflowError
+
+    update = call(create_classifier_node(FunctionChatModel(reply), "math"), {"task": MODULAR})
+    c = update["classification"]
+    assert (str(c.path), c.source, c.fell_back) == ("math/number_theory/modular_arithmetic", "keyword", True)
+    assert c.reason is not None
+    assert "does not fit the model's context" in c.reason
+    assert "maximum context length" in c.reason
+    assert "usage_log" not in update  # the refused call cost no tokens
+
+
+def test_other_model_errors_of_the_classifier_propagate(call: Call) -> None:
+    def reply(messages: list[BaseMessage]) -> str:
+        raise TimeoutError("Request timed out.")
+
+    with pytest.raises(TimeoutError):
+        call(create_classifier_node(FunctionChatModel(reply), "math"), {"task": MODULAR})
 
 
 def test_fallback_prefers_the_tasks_own_label(call: Call) -> None:

@@ -3,8 +3,9 @@
 The model is asked for a :class:`CategoryChoice` with structured output, parsed robustly (see
 :mod:`~memcollab_langgraph.nodes.parsing`), and the labels are resolved leniently against the
 taxonomy ("Number Theory" is ``number_theory``). When the reply is unusable (empty, truncated,
-prose without JSON, labels not in the taxonomy, ``parsed=None``), the node falls back to
-:func:`deterministic_classify` and records that it fell back and why in ``classification``.
+prose without JSON, labels not in the taxonomy, ``parsed=None``), or the server refuses the prompt as
+longer than the model's context, the node falls back to :func:`deterministic_classify` and records that
+it fell back and why in ``classification``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.memory.ranking import bm25_scores
 from memcollab_langgraph.nodes.effects import NodeRunnable, Program, as_node, perform
 from memcollab_langgraph.nodes.inputs import read_task
-from memcollab_langgraph.nodes.llm import ModelCall, StructuredMethod, structured_effect
+from memcollab_langgraph.nodes.llm import ContextFull, ModelCall, StructuredMethod, structured_within_context_effect
 from memcollab_langgraph.nodes.parsing import Parsed, parse_structured
 from memcollab_langgraph.nodes.prompts import classifier_messages
 from memcollab_langgraph.schema import CategoryPath, Task
@@ -165,8 +166,14 @@ def _program(
         result = Classification(path=label, source="task_label", fell_back=False)
         return {"category": label, "classification": result}
     reply = yield from perform(
-        structured_effect(model, CategoryChoice, classifier_messages(task, taxonomy), method=settings.structured_method)
+        structured_within_context_effect(
+            model, CategoryChoice, classifier_messages(task, taxonomy), method=settings.structured_method
+        )
     )
+    if isinstance(reply, ContextFull):  # the task is too long for the classifier's context: no model verdict
+        why = f"the classifier's prompt does not fit the model's context ({reply.error})"
+        guess, by = deterministic_classify(task, taxonomy, use_task_label=settings.use_task_label != "never")
+        return {"category": guess, "classification": Classification(path=guess, source=by, fell_back=True, reason=why)}
     parsed = parse_structured(reply.result, CategoryChoice)
     path, reason = interpret_choice(parsed, taxonomy, task.domain)
     if path is not None:
