@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -41,6 +41,8 @@ __all__ = [
     "structured_within_context_effect",
     "usage_of",
 ]
+
+_R = TypeVar("_R")
 
 StructuredMethod = Literal["function_calling", "json_mode", "json_schema"]
 """``with_structured_output`` methods; ``None`` in settings means the model's default."""
@@ -171,29 +173,33 @@ class ContextFull:
     """The server's message."""
 
 
-def _chat_within_context(model: BaseChatModel, messages: Sequence[BaseMessage]) -> ChatReply | ContextFull:
-    try:
-        return _chat(model, messages)
-    except Exception as e:  # only the overflow is a result; anything else propagates unchanged
-        if is_context_overflow(e):
-            return ContextFull(str(e))
-        raise
+def _overflow_as_result(call: Effect[_R]) -> Effect[_R | ContextFull]:
+    """``call``, with a refusal for context length returned as :class:`ContextFull` instead of raised."""
 
+    def run() -> _R | ContextFull:
+        try:
+            return call.run()
+        except Exception as e:  # only the overflow is a result; anything else propagates unchanged
+            if is_context_overflow(e):
+                return ContextFull(str(e))
+            raise
 
-async def _achat_within_context(model: BaseChatModel, messages: Sequence[BaseMessage]) -> ChatReply | ContextFull:
-    try:
-        return await _achat(model, messages)
-    except Exception as e:
-        if is_context_overflow(e):
-            return ContextFull(str(e))
-        raise
+    async def arun() -> _R | ContextFull:
+        try:
+            return await call.arun()
+        except Exception as e:
+            if is_context_overflow(e):
+                return ContextFull(str(e))
+            raise
+
+    return Effect(run, arun)
 
 
 def chat_within_context_effect(
     model: BaseChatModel, messages: Sequence[BaseMessage]
 ) -> Effect[ChatReply | ContextFull]:
     """Like :func:`chat_effect`, but a refusal for context length is returned as :class:`ContextFull`."""
-    return effect(_chat_within_context, _achat_within_context, model, messages)
+    return _overflow_as_result(effect(_chat, _achat, model, messages))
 
 
 def _structured_runnable(
@@ -256,28 +262,6 @@ def structured_effect(
     return effect(_structured, _astructured, model, schema, messages, method)
 
 
-def _structured_within_context(
-    model: BaseChatModel, schema: type[BaseModel], messages: Sequence[BaseMessage], method: StructuredMethod | None
-) -> StructuredReply | ContextFull:
-    try:
-        return _structured(model, schema, messages, method)
-    except Exception as e:  # only the overflow is a result; anything else propagates unchanged
-        if is_context_overflow(e):
-            return ContextFull(str(e))
-        raise
-
-
-async def _astructured_within_context(
-    model: BaseChatModel, schema: type[BaseModel], messages: Sequence[BaseMessage], method: StructuredMethod | None
-) -> StructuredReply | ContextFull:
-    try:
-        return await _astructured(model, schema, messages, method)
-    except Exception as e:
-        if is_context_overflow(e):
-            return ContextFull(str(e))
-        raise
-
-
 def structured_within_context_effect(
     model: BaseChatModel,
     schema: type[BaseModel],
@@ -286,4 +270,4 @@ def structured_within_context_effect(
     method: StructuredMethod | None = None,
 ) -> Effect[StructuredReply | ContextFull]:
     """Like :func:`structured_effect`, but a refusal for context length is returned as :class:`ContextFull`."""
-    return effect(_structured_within_context, _astructured_within_context, model, schema, messages, method)
+    return _overflow_as_result(effect(_structured, _astructured, model, schema, messages, method))
