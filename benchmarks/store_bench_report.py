@@ -77,7 +77,8 @@ def _commit() -> str:
 
     try:
         head = git("rev-parse", "--short", "HEAD").strip()
-        dirty = git("status", "--porcelain", "--", "memcollab_langgraph/store", "memcollab_langgraph/testing.py")
+        measured = ("memcollab_langgraph/store", "memcollab_langgraph/_fake_embeddings.py")
+        dirty = git("status", "--porcelain", "--", *measured)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+dirty" if dirty.strip() else head

@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+from types import ModuleType
 from typing import Any, TypedDict
 
 import pytest
@@ -20,6 +21,7 @@ from langgraph.store.memory import InMemoryStore
 from langgraph.types import RetryPolicy
 from pydantic import BaseModel, ValidationError
 
+import memcollab_langgraph._fake_embeddings as fake_embeddings_module
 import memcollab_langgraph.testing as testing_module
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.testing import (
@@ -532,7 +534,8 @@ async def test_embeddings_drive_a_langgraph_store_search() -> None:
 # --- docs ------------------------------------------------------------------------------------------------
 
 
-def test_docstring_examples_run() -> None:
-    results = doctest.testmod(testing_module)
+@pytest.mark.parametrize("module", [testing_module, fake_embeddings_module], ids=["testing", "fake_embeddings"])
+def test_docstring_examples_run(module: ModuleType) -> None:
+    results = doctest.testmod(module)
     assert results.attempted >= 3
     assert results.failed == 0
