@@ -14,6 +14,7 @@ from memcollab_langgraph.evaluation.statistics import (
     accuracy,
     binomial_two_sided_p,
     bootstrap_mean,
+    fisher_exact_two_sided,
     holm,
     mcnemar_exact,
     paired_difference,
@@ -52,6 +53,31 @@ def test_binomial_p_values_are_exact() -> None:
     # Large n stays exact (no overflow, no float underflow to 0 before the final rounding).
     assert binomial_two_sided_p(0, 1000) == pytest.approx(2.0**-999, rel=1e-12)
     assert binomial_two_sided_p(500, 1000) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ((3, 1, 1, 3), 34 / 70),  # the tea-tasting table: 1 + 16 + 16 + 1 of C(8, 4) = 70
+        ((0, 5, 5, 0), 2 / 252),  # only the two extreme tables of C(10, 5)
+        ((2, 2, 2, 2), 1.0),
+        ((0, 0, 0, 0), 1.0),
+        ((1, 9, 11, 3), 0.0027594561852200836),  # scipy.stats.fisher_exact's documented example
+    ],
+)
+def test_fisher_exact_matches_hand_computed_hypergeometric_tails(
+    table: tuple[int, int, int, int], expected: float
+) -> None:
+    a, b, c, d = table
+    assert fisher_exact_two_sided(a, b, c, d) == pytest.approx(expected, rel=1e-12)
+    assert fisher_exact_two_sided(c, d, a, b) == pytest.approx(expected, rel=1e-12)  # rows swapped
+    assert fisher_exact_two_sided(a, c, b, d) == pytest.approx(expected, rel=1e-12)  # transposed
+
+
+@pytest.mark.parametrize("table", [(-1, 2, 3, 4), (1, 2.0, 3, 4), (True, 2, 3, 4)])
+def test_fisher_exact_refuses_what_is_not_a_table_of_counts(table: tuple[int, int, int, int]) -> None:
+    with pytest.raises(ConfigurationError, match=r"four counts >= 0, got \("):
+        fisher_exact_two_sided(*table)
 
 
 def test_identical_conditions_have_p_one_and_zero_difference() -> None:

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from evaluation_data import DEV, make_config
+from evaluation_data import CATEGORY, DEV, make_config
 from evaluation_team import Team, evaluate
 from langgraph.store.memory import InMemoryStore
 
-from memcollab_langgraph.evaluation import ResultsStore
+from memcollab_langgraph.evaluation import ItemResult, ResultsStore, Transcript
+from memcollab_langgraph.evaluation.config import RUN_MEMORY_COLLECTION
+from memcollab_langgraph.memory import MemoryBank
+from memcollab_langgraph.schema import Constraint
+from memcollab_langgraph.store import ChromaStore
+from memcollab_langgraph.tasks import load_tasks
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,3 +119,109 @@ def test_retrieved_labels_groups_memory_items_by_the_annotation_of_what_they_ret
     out = capsys.readouterr().out
     assert "| memcollab | not annotated |" in out
     assert "a wrong one" not in out
+
+
+def test_constraint_echo_groups_memory_items_by_words_copied_from_their_constraints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    echo = script("constraint_echo")
+    run = evaluate(make_config(tmp_path, conditions=["vanilla", "memcollab"]), Team(), InMemoryStore())
+    every = [r for r in ResultsStore(run.parent, run.name).latest() if r.dataset == "toy"]
+    tasks = {t.id: t for t in load_tasks(tmp_path / "dev.jsonl")}
+    first, second, third = sorted(tasks)
+    constraints = {
+        "steps": "the loop walks a list | iterate in steps of n | stepping by one",
+        "multiply": "two counts are given | multiply the two numbers | adding them",
+        "story": f"{tasks[second].question} | count every box | guessing",
+    }
+    answers = {  # (agent, condition, task) -> (answer, retrieved ids)
+        ("big", "vanilla", third): ("So we multiply the two numbers.", []),
+        ("big", "memcollab", first): ("# iterate in steps of n\nprint(56)", ["steps"]),
+        ("big", "memcollab", second): ("We multiply the two numbers: 54.", ["multiply"]),  # big wrote it alone
+        ("big", "memcollab", third): ("60", []),
+        ("small", "memcollab", first): ("We multiply the two numbers: 56.", ["multiply"]),  # small never did
+        ("small", "memcollab", second): (f"{tasks[second].question} 54", ["story"]),  # words of the task
+        ("small", "memcollab", third): ("60", ["steps"]),
+    }
+
+    def rewrite(r: ItemResult, found: tuple[str, list[str]] | None) -> ItemResult:
+        return r if found is None else r.model_copy(update={"answer": found[0], "retrieved_ids": found[1]})
+
+    items = [rewrite(r, answers.get((r.agent, r.condition, r.task_id))) for r in every]
+    table = echo.tally(items, "toy", tasks, constraints)
+    counted = {(agent, group): row[0] for (agent, _, group), row in table.items()}
+    assert counted == {
+        ("big", "echoes"): 1,
+        ("big", "no echo"): 1,
+        ("big", "nothing"): 1,
+        ("small", "echoes"): 1,
+        ("small", "no echo"): 2,
+    }
+    mine = next(r for r in items if r.agent == "small" and r.condition == "memcollab" and r.task_id == first)
+    base = next(r for r in items if r.agent == "small" and r.condition == "vanilla" and r.task_id == first)
+    before, now = bool(base.correct), bool(mine.correct)
+    assert table["small", "memcollab", "echoes"] == [1, before, now, now and not before, before and not now]
+    by_echo = echo.losses_by_echo(table)
+    assert set(by_echo) == {("big", "memcollab"), ("small", "memcollab")}
+    # Among the tasks right without memory, all 10 echoing answers lost and none of the 10 others.
+    assert echo.losses_by_echo(
+        {("a", "m", "echoes"): [20, 10, 0, 0, 10], ("a", "m", "no echo"): [20, 10, 10, 0, 0]}
+    ) == {("a", "m"): (10, 10, 0, 10, 2 / math.comb(20, 10))}
+    # Three-word runs catch what four-word runs miss: "steps of n" alone.
+    shorter = [rewrite(r, ("steps of n", ["steps"])) if r is mine else r for r in items]
+    assert echo.tally(shorter, "toy", tasks, constraints)["small", "memcollab", "no echo"][0] == 3
+    assert echo.tally(shorter, "toy", tasks, constraints, n=3)["small", "memcollab", "echoes"][0] == 1
+    # A kept transcript is read instead of the answer: every reply, not the system prompt.
+    last = next(r for r in items if r.agent == "small" and r.condition == "memcollab" and r.task_id == third)
+    messages = [
+        {"role": "system", "content": "Constraints: iterate in steps of n"},
+        {"role": "assistant", "content": "60"},
+    ]
+    kept = {last.key: Transcript(run_id="smoke", **last.key._asdict(), messages=messages)}
+    assert echo.tally(items, "toy", tasks, constraints, transcripts=kept)["small", "memcollab", "no echo"][0] == 2
+    messages.append({"role": "assistant", "content": "Let me iterate in steps of n. 60"})
+    kept = {last.key: Transcript(run_id="smoke", **last.key._asdict(), messages=messages)}
+    assert echo.tally(items, "toy", tasks, constraints, transcripts=kept)["small", "memcollab", "echoes"][0] == 2
+    with pytest.raises(ValueError, match="retrieved constraint 'multiply' is in none of the constraint files"):
+        echo.tally(items, "toy", tasks, {k: v for k, v in constraints.items() if k != "multiply"})
+    with pytest.raises(ValueError, match=f"task '{first}' is not in the task file"):
+        echo.tally(items, "toy", {k: v for k, v in tasks.items() if k != first}, constraints)
+
+    # From the command line, on the run's own items and constraint texts written for their ids.
+    retrieved = {i for r in every for i in r.retrieved_ids}
+    assert retrieved
+    texts = tmp_path / "constraints.jsonl"
+    rows = [
+        {"id": i, "when": "a box holds pens", "enforce": "count pens in every box", "avoid": "guessing"}
+        for i in retrieved
+    ]
+    texts.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    echo.main([str(run), str(texts), "--dataset", "toy", "--tasks", str(tmp_path / "dev.jsonl")])
+    out = capsys.readouterr().out
+    assert "| memcollab | no echo |" in out
+    assert "| echoes |" not in out
+    texts.write_text(json.dumps({"id": "x", "when": "w"}) + "\n")
+    with pytest.raises(ValueError, match=r"constraints.jsonl:1: a constraint record needs enforce, avoid"):
+        echo.main([str(run), str(texts), "--dataset", "toy", "--tasks", str(tmp_path / "dev.jsonl")])
+
+
+def test_constraint_echo_reads_every_bank_of_the_run_memory_store(tmp_path: Path) -> None:
+    echo = script("constraint_echo")
+    run = tmp_path / "run"
+    with pytest.raises(FileNotFoundError, match=r"banks\.json not found"):
+        echo.read_run_constraints(run)
+    kept = Constraint(when="a list is walked", enforce="step by one", avoid="skipping", category=CATEGORY)
+    gone = Constraint(when="two counts", enforce="multiply them", avoid="adding", category=CATEGORY)
+    with ChromaStore(path=run / "memory", collection_name=RUN_MEMORY_COLLECTION) as store:
+        MemoryBank(store, name="first", taxonomy="math").add(kept)
+        second = MemoryBank(store, name="second", taxonomy="math")
+        second.add(gone)
+        second.archive(gone.id)
+        MemoryBank(store, name="unlisted", taxonomy="math").add(
+            Constraint(when="w", enforce="e", avoid="a", category=CATEGORY)
+        )
+    (run / "banks.json").write_text(json.dumps({"first": {"complete": True}, "second": {"complete": True}}))
+    assert echo.read_run_constraints(run) == {
+        kept.id: "a list is walked | step by one | skipping",
+        gone.id: "two counts | multiply them | adding",
+    }

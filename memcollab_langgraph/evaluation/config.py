@@ -86,6 +86,8 @@ ACCEPTED_CONDITIONS: tuple[str, ...] = (*CONDITION_NAMES, CURATED)
 """Names accepted in ``conditions``: :data:`CONDITION_NAMES` and ``"curated"`` (constraints from the
 ``curated`` file)."""
 
+RUN_MEMORY_COLLECTION = "memcollab-eval"
+"""The Chroma collection of a run's memory store, ``<run dir>/memory``."""
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -332,7 +334,7 @@ class EvalConfig(_Strict):
         evaluation never writes into a team's working memory and a resumed run finds its banks.
         """
         memory: MemoryConfig = self.team.memory.model_copy(
-            update={"store": str(self.run_directory / "memory"), "collection": "memcollab-eval"}
+            update={"store": str(self.run_directory / "memory"), "collection": RUN_MEMORY_COLLECTION}
         )
         return self.team.model_copy(update={"memory": memory, "max_concurrency": self.max_concurrency})
 
