@@ -49,6 +49,7 @@ from memcollab_langgraph.evaluation import (
     fisher_exact_two_sided,
 )
 from memcollab_langgraph.evaluation.config import RUN_MEMORY_COLLECTION
+from memcollab_langgraph.evaluation.ledger import BANKS_FILE
 from memcollab_langgraph.memory import MemoryBank
 from memcollab_langgraph.schema import Constraint, Task
 from memcollab_langgraph.store import ChromaStore
@@ -75,7 +76,7 @@ def clauses(row: Constraint | Mapping[str, object]) -> str:
 
 def read_run_constraints(run: Path) -> dict[str, str]:
     """Constraint id -> its clauses, over every bank of the run's memory store (archived entries too)."""
-    ledger = run / "banks.json"
+    ledger = run / BANKS_FILE
     if not ledger.is_file():
         raise FileNotFoundError(f"{ledger} not found: {run} is not a run directory with built banks")
     with ChromaStore(path=run / "memory", collection_name=RUN_MEMORY_COLLECTION) as store:
@@ -133,7 +134,10 @@ def tally(
             return "nothing"
         unknown = [i for i in r.retrieved_ids if i not in constraints]
         if unknown:
-            raise ValueError(f"{r.key}: retrieved constraint {unknown[0]!r} is in none of the constraint files")
+            raise ValueError(
+                f"{r.key}: retrieved constraint {unknown[0]!r} is not among the constraints read (the run's memory "
+                "store, or the files given)"
+            )
         if r.task_id not in tasks:
             raise ValueError(f"{r.key}: task {r.task_id!r} is not in the task file; pass the evaluated file")
         task = tasks[r.task_id]

@@ -182,7 +182,7 @@ def test_constraint_echo_groups_memory_items_by_words_copied_from_their_constrai
     messages.append({"role": "assistant", "content": "Let me iterate in steps of n. 60"})
     kept = {last.key: Transcript(run_id="smoke", **last.key._asdict(), messages=messages)}
     assert echo.tally(items, "toy", tasks, constraints, transcripts=kept)["small", "memcollab", "echoes"][0] == 2
-    with pytest.raises(ValueError, match="retrieved constraint 'multiply' is in none of the constraint files"):
+    with pytest.raises(ValueError, match="retrieved constraint 'multiply' is not among the constraints read"):
         echo.tally(items, "toy", tasks, {k: v for k, v in constraints.items() if k != "multiply"})
     with pytest.raises(ValueError, match=f"task '{first}' is not in the task file"):
         echo.tally(items, "toy", {k: v for k, v in tasks.items() if k != first}, constraints)
