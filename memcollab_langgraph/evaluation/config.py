@@ -88,6 +88,7 @@ ACCEPTED_CONDITIONS: tuple[str, ...] = (*CONDITION_NAMES, CURATED)
 
 RUN_MEMORY_COLLECTION = "memcollab-eval"
 """The Chroma collection of a run's memory store, ``<run dir>/memory``."""
+
 _DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
