@@ -94,7 +94,10 @@ def read_constraint_texts(paths: Iterable[Path]) -> dict[str, str]:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError as e:
+                raise ValueError(f"{path}:{number}: not a JSON object ({e}); one constraint record per line") from e
             missing = [key for key in ("id", "when", "enforce", "avoid") if key not in row]
             if missing:
                 raise ValueError(
