@@ -18,7 +18,7 @@ from langgraph.store.memory import InMemoryStore
 from memcollab_langgraph.evaluation import ItemResult, ResultsStore, Transcript
 from memcollab_langgraph.evaluation.config import RUN_MEMORY_COLLECTION
 from memcollab_langgraph.memory import MemoryBank
-from memcollab_langgraph.schema import Constraint
+from memcollab_langgraph.schema import Constraint, Task
 from memcollab_langgraph.store import ChromaStore
 from memcollab_langgraph.tasks import load_tasks
 
@@ -225,3 +225,90 @@ def test_constraint_echo_reads_every_bank_of_the_run_memory_store(tmp_path: Path
         kept.id: "a list is walked | step by one | skipping",
         gone.id: "two counts | multiply them | adding",
     }
+
+
+def _code_task(**kw: object) -> Task:
+    fields: dict[str, object] = {
+        "id": "code/square",
+        "domain": "code",
+        "question": "Write square(x).",
+        "tests": ["assert square(2) == 4", "assert square(3) == 9"],
+        "visible_tests": ["assert square(2) == 4"],
+        "entry_point": "square",
+    }
+    return Task.model_validate(fields | kw)
+
+
+@pytest.mark.parametrize(
+    ("program", "mode"),
+    [
+        ("", "no program"),
+        ("def square(x:\n    return x", "not Python"),
+        ("def cube(x):\n    return x ** 3", "no entry point"),
+        ("def square(x):\n    return x + 1\n\nassert square(1) == 1", "crashes on load"),
+        ("def square(x):\n    raise ValueError(x)", "error on visible tests"),
+        ("def square(x):\n    return 0", "wrong on visible tests"),
+        ("def square(x):\n    return 2 * x", "passes visible, fails hidden"),
+        ("def square(x):\n    while True:\n        pass", "timeout"),
+        ("def square(x):\n    return x * x", "passes on re-run"),
+        ("square = lambda x: x * x", "passes on re-run"),
+    ],
+)
+def test_code_failures_files_a_program_under_the_first_mode_that_describes_it(program: str, mode: str) -> None:
+    failures = script("code_failures")
+    assert failures.failure_mode(_code_task(), program, timeout_s=3) == mode
+
+
+def test_code_failures_without_visible_tests_and_the_function_alone() -> None:
+    failures = script("code_failures")
+    hidden_only = _code_task(visible_tests=[])
+    assert failures.failure_mode(hidden_only, "def square(x):\n    return 0", timeout_s=3) == "no visible tests"
+    pasted = "import math\nLIMIT = 3\n\ndef square(x):\n    return x * x\n\nprint(square(2))\nassert square(2) == 5\n"
+    alone = failures.definitions_only(pasted)
+    assert alone is not None
+    assert "import math" in alone
+    assert "LIMIT = 3" in alone
+    assert "assert" not in alone
+    assert "print" not in alone
+    assert failures.failure_mode(_code_task(), pasted, timeout_s=3) == "crashes on load"
+    assert failures.failure_mode(_code_task(), alone, timeout_s=3) == "passes on re-run"
+    assert failures.definitions_only("def (") is None
+
+
+def test_code_failures_reports_lost_items_and_feedback_repairs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failures = script("code_failures")
+    tasks = tmp_path / "tasks.jsonl"
+    rows = [_code_task(id=f"code/{n}").model_dump(exclude_none=True) for n in ("a", "b", "c")]
+    tasks.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    right, wrong = "def square(x):\n    return x * x", "def square(x):\n    return 0"
+
+    def item(task: str, condition: str, answer: str, correct: bool, turns: int = 1) -> ItemResult:
+        return ItemResult(
+            run_id="run", condition=condition, agent="small", model="m", dataset="code", task_id=f"code/{task}",
+            correct=correct, answer=answer, turns=turns,
+        )  # fmt: skip
+
+    items = [
+        item("a", "vanilla", right, True),
+        item("b", "vanilla", right, True, turns=2),  # repaired by feedback
+        item("c", "vanilla", wrong, False, turns=3),
+        item("a", "memcollab", wrong, False, turns=3),  # lost
+        item("b", "memcollab", right, True),
+        item("c", "memcollab", wrong, False, turns=3),  # never solved: not lost
+    ]
+    assert [r.task_id for r in failures.lost_items(items, "code")] == ["code/a"]
+    repairs = failures.feedback_repairs(items, "code")
+    assert repairs == {("small", "memcollab"): (3, 2, 0), ("small", "vanilla"): (3, 2, 1)}
+    ResultsStore(tmp_path, "run").extend(items)
+
+    failures.main([str(tmp_path / "run"), "--dataset", "code", "--tasks", str(tasks), "--list"])
+    out = capsys.readouterr().out
+    assert "| small | memcollab | 1 | 1 |" in out  # one lost, wrong on its visible test
+    assert "| small | memcollab | code/a | 3 | wrong on visible tests | wrong on visible tests |" in out
+    assert "| small | vanilla | 3 | 2 | 1 |" in out
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(rows[1]) + "\n")
+    with pytest.raises(SystemExit, match=r"task 'code/a' of the run is not in .*other\.jsonl"):
+        failures.main([str(tmp_path / "run"), "--dataset", "code", "--tasks", str(other)])
