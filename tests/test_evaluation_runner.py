@@ -24,6 +24,7 @@ from evaluation_data import (
     write_tasks,
 )
 from evaluation_team import Team, evaluate, latest, report_of
+from langchain_core.messages import BaseMessage
 from langgraph.store.memory import InMemoryStore
 
 from memcollab_langgraph.errors import ConfigurationError, MemCollabError, StoreError
@@ -358,6 +359,32 @@ def test_the_constraints_preamble_reaches_the_memory_solves_and_is_part_of_the_r
     del plan["metadata"]["fingerprint"]["constraints_preamble"]
     plan_file.write_text(json.dumps(plan))
     evaluate(make_config(tmp_path, conditions=["vanilla", "memcollab"]), Team(), InMemoryStore())
+
+
+class Stuck(Team):
+    """Solves by thinking aloud without ever giving an answer: every solve reply is the same text."""
+
+    def _reply(self, agent: str, messages: list[BaseMessage]) -> str:
+        reply = super()._reply(agent, messages)
+        return "Let me think about the totals first." if reply.startswith("Multiplying") else reply
+
+
+def test_stop_on_repeat_reaches_the_solves_and_is_part_of_the_run(tmp_path: Path) -> None:
+    def config(**values: Any) -> EvalConfig:
+        return make_config(tmp_path, conditions=["vanilla"], max_turns=3, **values)
+
+    stopping = evaluate(config(stop_on_repeat=True), Stuck(), InMemoryStore())
+    assert {r.turns for r in latest(stopping).values()} == {2}  # the second reply repeats the first
+    asking = evaluate(config(run_id="asking"), Stuck(), InMemoryStore())
+    assert {r.turns for r in latest(asking).values()} == {3}
+    with pytest.raises(ConfigurationError, match=r"changed: \['stop_on_repeat'\]"):
+        evaluate(config(), Stuck(), InMemoryStore())
+    # A run planned before the setting existed went on asking: it resumes with today's default.
+    plan_file = asking / "plan.json"
+    plan = json.loads(plan_file.read_text())
+    del plan["metadata"]["fingerprint"]["stop_on_repeat"]
+    plan_file.write_text(json.dumps(plan))
+    evaluate(config(run_id="asking"), Stuck(), InMemoryStore())
 
 
 def test_the_story_check_keeps_training_stories_retold_by_the_distiller_out_of_the_banks(tmp_path: Path) -> None:

@@ -201,6 +201,35 @@ def test_turn_budget_ends_the_solve_without_a_useless_last_run(call: Call) -> No
     assert t.messages[-1]["role"] == "assistant"  # no feedback after the last call
 
 
+@pytest.mark.parametrize("stop_on_repeat", [False, True])
+def test_a_repeated_program_ends_the_solve_only_with_stop_on_repeat(call: Call, stop_on_repeat: bool) -> None:
+    # The second reply is the first program in other words: the same program, the same failing test.
+    again = "Here is the corrected version:\n" + BAD
+    model = ScriptedChatModel([BAD, again, GOOD])
+    update = call(create_solver_node(_agent(model), max_turns=3, stop_on_repeat=stop_on_repeat), {"task": CODE})
+    t = update["trajectory"]
+    if stop_on_repeat:
+        assert (t.turns, update["stop_reason"]) == (2, "repeated_answer")
+        assert t.answer is not None
+        assert "a - b" in t.answer
+        assert t.messages[-1] == {"role": "assistant", "content": again}  # no feedback after it
+    else:  # the third call is made, and its program is the answer (the last turn runs no tests)
+        assert (t.turns, update["stop_reason"]) == (3, "max_turns")
+        assert t.answer is not None
+        assert "a + b" in t.answer
+
+
+def test_stop_on_repeat_compares_with_the_previous_reply_only(call: Call) -> None:
+    other = BAD.replace("a - b", "a * b")
+    model = ScriptedChatModel([BAD, other, BAD, BAD])
+    update = call(create_solver_node(_agent(model), max_turns=4, stop_on_repeat=True), {"task": CODE})
+    assert (update["trajectory"].turns, update["stop_reason"]) == (4, "repeated_answer")
+    # A math reply without a Python block repeats by its text.
+    model = ScriptedChatModel(["I think it is big.", "I think it is big.", "\\boxed{42}"])
+    update = call(create_solver_node(_agent(model), stop_on_repeat=True), {"task": MATH})
+    assert (update["trajectory"].turns, update["stop_reason"]) == (2, "repeated_answer")
+
+
 def test_code_without_visible_tests_stops_at_the_first_program(call: Call) -> None:
     task = CODE.model_copy(update={"visible_tests": []})
     update = call(create_solver_node(_agent(ScriptedChatModel([BAD]))), {"task": task})

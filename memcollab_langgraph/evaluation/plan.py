@@ -320,6 +320,7 @@ def _fingerprint(config: EvalConfig, datasets: Sequence[LoadedDataset], curated:
         "k": config.k,
         "fallback": config.fallback,
         "constraints_preamble": config.constraints_preamble,
+        "stop_on_repeat": config.stop_on_repeat,
         "self_contrast": [config.self_contrast_samples, config.self_contrast_temperature],
         "seed": config.seed,
         "train": train,

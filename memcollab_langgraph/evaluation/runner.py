@@ -142,10 +142,12 @@ _SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
     "distiller_story_check": {},
     "constraints_preamble": DEFAULT_CONSTRAINTS_PREAMBLE,
     "curated": None,
+    "stop_on_repeat": False,
 }
 """What runs planned before a setting existed did: retrieval fell back to the whole domain, the
 distiller labelled each constraint from the taxonomy shown in its prompt, no story check ran, and
-the solver was told to follow the constraints where they apply; no constraints were read from a file."""
+the solver was told to follow the constraints where they apply; no constraints were read from a file;
+a solve that repeated its previous program went on to its next turn."""
 
 
 def _check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
@@ -229,6 +231,7 @@ class _Context:
                 record_outcomes=False,
                 retrieval=condition.retrieval or "none",
                 constraints_preamble=self.config.constraints_preamble,
+                stop_on_repeat=self.config.stop_on_repeat,
                 retry_policy=self.retry,
             )
             self._graphs[key] = graph.compile(store=self.store)

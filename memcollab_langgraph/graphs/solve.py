@@ -62,6 +62,7 @@ def create_solve_graph(
     record_outcomes: bool = True,
     retrieval: RetrievalVariant = "task_aware",
     constraints_preamble: str = DEFAULT_CONSTRAINTS_PREAMBLE,
+    stop_on_repeat: bool = False,
     retry_policy: RetryPolicy | None = None,
 ) -> StateGraph[SolveState]:
     """A graph answering one task (``task``) with one agent (``agent``) and the shared memory.
@@ -90,6 +91,8 @@ def create_solve_graph(
         retrieval: ``"task_aware"`` (default), ``"embedding_only"`` (no classifier: the whole domain,
             ranked by ``ranker``) or ``"none"`` (no memory: the vanilla baseline).
         constraints_preamble: What the solver's system prompt says before the retrieved constraints.
+        stop_on_repeat: End a solve when a reply repeats the previous reply's program (see
+            :func:`~memcollab_langgraph.nodes.create_solver_node`).
         retry_policy: Retries for the model-calling nodes.
 
     Returns:
@@ -114,7 +117,9 @@ def create_solve_graph(
         raise ConfigurationError(f"retrieval must be one of {list(get_args(RetrievalVariant))}, got {retrieval!r}")
 
     graph = StateGraph(SolveState)
-    solver = create_solver_node(team, max_turns=max_turns, constraints_preamble=constraints_preamble)
+    solver = create_solver_node(
+        team, max_turns=max_turns, constraints_preamble=constraints_preamble, stop_on_repeat=stop_on_repeat
+    )
     graph.add_node("solve", solver, retry_policy=retry_policy)
     retriever = create_retriever_node(
         bank_name=bank_name,

@@ -5,7 +5,9 @@ decides to stop, to run the visible tests (code) or the reply's Python block (ma
 and feed the result back, or to ask again after an empty or answerless reply. The solve ends at a
 final answer, at passing visible tests, or after ``max_turns`` calls; a feedback turn that the server
 refuses because the conversation outgrew the model's context window ends it too (stop reason
-``context_full``, the last answer kept). The whole exchange is kept as a
+``context_full``, the last answer kept), and with ``stop_on_repeat`` so does a reply whose program (or
+text) is the previous reply's again (``repeated_answer``): it would get the same feedback, and a model
+decoding greedily tends to answer that with the same program once more. The whole exchange is kept as a
 :class:`~memcollab_langgraph.schema.Trajectory`; malformed replies never crash the node, they are
 recorded in the transcript and in ``usage_log``. Errors *raised* by the model (network, rate limits,
 a first prompt longer than the context) propagate, so that ``add_node(..., retry_policy=RetryPolicy(...))``
@@ -50,6 +52,8 @@ class SolverSettings:
     max_feedback_chars: int = 2000
     constraints_preamble: str = DEFAULT_CONSTRAINTS_PREAMBLE
     """What the system prompt says before the retrieved constraints."""
+    stop_on_repeat: bool = False
+    """End the solve when a reply's program (or, without one, its text) repeats the previous reply's."""
 
     def __post_init__(self) -> None:
         if not self.constraints_preamble.strip():
@@ -96,6 +100,7 @@ def _program(
     calls: list[ModelCall] = []
     answer: str | None = None
     stop: StopReason = "max_turns"
+    previous: str | None = None  # what the last reply offered: its program, else its text
     for turn in range(1, settings.max_turns + 1):
         if turn == 1:  # a task whose first prompt does not fit cannot be solved: that error propagates
             reply = yield from perform(chat_effect(agent.model, messages))
@@ -117,6 +122,11 @@ def _program(
         if plan.action == "stop":
             stop = "final_answer"
             break
+        offered = plan.program if plan.program is not None else reply.text
+        if settings.stop_on_repeat and offered == previous:
+            stop = "repeated_answer"
+            break
+        previous = offered
         if turn == settings.max_turns:
             break  # no call would read the feedback: do not run it
         if plan.action == "run_tests":
@@ -169,6 +179,7 @@ def create_solver_node(
     sandbox_timeout_s: float = 10.0,
     max_feedback_chars: int = 2000,
     constraints_preamble: str = DEFAULT_CONSTRAINTS_PREAMBLE,
+    stop_on_repeat: bool = False,
     name: str = "solve",
 ) -> NodeRunnable:
     """A node in which an agent solves ``state["task"]`` with the retrieved constraints in its prompt.
@@ -187,6 +198,8 @@ def create_solver_node(
         sandbox_timeout_s: Wall-clock limit of each sandboxed run.
         max_feedback_chars: Feedback longer than this is clipped (head and tail kept).
         constraints_preamble: What the system prompt says before the retrieved constraints.
+        stop_on_repeat: End the solve, keeping its answer, when a reply offers the same program (or
+            text) as the reply before it instead of calling the model again with the same feedback.
         name: The runnable's name.
 
     Raises:
@@ -209,6 +222,7 @@ def create_solver_node(
         sandbox_timeout_s=sandbox_timeout_s,
         max_feedback_chars=max_feedback_chars,
         constraints_preamble=constraints_preamble,
+        stop_on_repeat=stop_on_repeat,
     )
     return as_node(name, lambda state: _program(agents, settings, state))
 

@@ -42,10 +42,11 @@ __all__ = [
 ]
 
 SolveKind = Literal["code", "math"]
-StopReason = Literal["final_answer", "passed_visible_tests", "max_turns", "context_full"]
+StopReason = Literal["final_answer", "passed_visible_tests", "max_turns", "context_full", "repeated_answer"]
 """Why a solve ended: an answer was given (and, for code with visible tests, passed them), the turn
-budget ran out while feedback was still pending, or the conversation with its feedback no longer fit
-the model's context window (the last answer is kept)."""
+budget ran out while feedback was still pending, the conversation with its feedback no longer fit
+the model's context window (the last answer is kept), or the reply repeated the program (or text) of
+the reply before it, which would only get the same feedback again (with ``stop_on_repeat``)."""
 TurnAction = Literal["stop", "run_tests", "run_python", "ask_again"]
 
 _STRICT_RULES = frozenset({"boxed", "gsm8k_marker", "final_answer", "answer_is"})
