@@ -55,7 +55,8 @@ MODES = (
     "no visible tests",
     "passes on re-run",
 )
-_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_NAMED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_DEFINITIONS = (ast.Import, ast.ImportFrom, *_NAMED)
 
 
 def definitions_only(program: str) -> str | None:
@@ -76,7 +77,7 @@ def definitions_only(program: str) -> str | None:
 
 def _defines(tree: ast.Module, name: str) -> bool:
     for node in tree.body:
-        if isinstance(node, _DEFINITIONS[2:]) and node.name == name:
+        if isinstance(node, _NAMED) and node.name == name:
             return True
         if isinstance(node, ast.Assign):
             targets = node.targets
