@@ -8,10 +8,11 @@ that applies:
 
 * ``no program``: the answer is empty;
 * ``not Python``: it does not parse;
-* ``no entry point``: the task names its function (HumanEval) and the program defines no such name;
+* ``no entry point``: the task names its function and the program binds no such name anywhere;
 * ``timeout``: the program, or a test, ran out of time;
-* ``crashes on load``: the program raised before any test ran (often its own copy of the examples,
-  pasted as top-level ``assert`` lines under a wrong function);
+* ``crashes on load``: no test ran: the program raised while loading (often its own copy of the
+  examples, pasted as top-level ``assert`` lines under a wrong function), the test setup failed, or the
+  run was killed before it reported (memory);
 * ``error on visible tests`` / ``wrong on visible tests``: a visible test raised / did not hold;
 * ``passes visible, fails hidden``: what the solver could check was right, the hidden tests were not;
 * ``no visible tests``: the task showed none, and the hidden tests fail;
@@ -19,9 +20,10 @@ that applies:
 
 Because pasted examples turn a wrong function into a crash on load, the items are filed a second time
 with the program's top-level statements removed (its definitions, imports and constant assignments
-kept): the *function alone*. A last table counts, for every memory condition and ``vanilla``, how many
-items needed more than one turn (their first program failed its visible tests) and how many of those
-ended right: what the solver's feedback turns repair. Usage::
+kept; a dropped assignment that the function needs makes it fail with a ``NameError``): the *function
+alone*. A last table counts, for every memory condition and ``vanilla``, how many items needed more than
+one turn (their first reply failed its visible tests, or held no program) and how many of those ended
+right: what the solver's feedback turns repair. Usage::
 
     python scripts/code_failures.py results/eval-local-qwen --dataset humaneval \\
         --tasks ../shared/data/humaneval.jsonl
@@ -75,21 +77,27 @@ def definitions_only(program: str) -> str | None:
     return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
 
-def _defines(tree: ast.Module, name: str) -> bool:
-    for node in tree.body:
+def _binds(tree: ast.Module, name: str) -> bool:
+    """Whether ``name`` is defined, assigned or imported anywhere in the program (at top level or under an
+    ``if`` or ``try``: whether that code runs is for the tests to find out)."""
+    for node in ast.walk(tree):
         if isinstance(node, _NAMED) and node.name == name:
             return True
-        if isinstance(node, ast.Assign):
-            targets = node.targets
-        else:
-            targets = [node.target] if isinstance(node, ast.AnnAssign) else []
-        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name:
+            return True
+        if isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
             return True
     return False
 
 
 def _statuses(verdict: Verdict) -> set[str]:
     return {t.status for t in verdict.tests}
+
+
+def _timed_out(verdict: Verdict) -> bool:
+    """The run hit the sandbox's wall clock, the program's loading its time budget, or a test its own."""
+    whole = verdict.sandbox is not None and verdict.sandbox.timed_out
+    return whole or "did not finish loading" in verdict.detail or "timeout" in _statuses(verdict)
 
 
 def failure_mode(task: Task, program: str | None, *, timeout_s: float = 10.0) -> str:
@@ -99,25 +107,24 @@ def failure_mode(task: Task, program: str | None, *, timeout_s: float = 10.0) ->
     tree = parse_python(program)
     if not isinstance(tree, ast.Module):
         return "not Python"
-    if task.entry_point and not _defines(tree, task.entry_point):
+    if task.entry_point and not _binds(tree, task.entry_point):
         return "no entry point"
     hidden = verify_code(task, program, timeout_s=timeout_s)
     if hidden.correct:
         return "passes on re-run"
     visible = verify_code(task, program, visible_only=True, timeout_s=timeout_s) if task.visible_tests else None
     first = visible or hidden
-    if first.sandbox is not None and first.sandbox.timed_out:
+    if _timed_out(first):
         return "timeout"
     if _statuses(first) <= {"not_run"}:
-        return "timeout" if "did not finish loading" in first.detail else "crashes on load"
+        return "crashes on load"
     if visible is None:
-        return "timeout" if "timeout" in _statuses(hidden) else "no visible tests"
+        return "timeout" if _timed_out(hidden) else "no visible tests"
     seen = _statuses(visible)
-    by_status = {"timeout": "timeout", "error": "error on visible tests", "failed": "wrong on visible tests"}
-    for status, mode in by_status.items():
+    for status, mode in (("error", "error on visible tests"), ("failed", "wrong on visible tests")):
         if status in seen:
             return mode
-    return "timeout" if "timeout" in _statuses(hidden) else "passes visible, fails hidden"
+    return "timeout" if _timed_out(hidden) else "passes visible, fails hidden"
 
 
 def lost_items(items: Iterable[ItemResult], dataset: str) -> list[ItemResult]:
@@ -165,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     run = args.run.resolve()
     tasks = {t.id: t for t in load_tasks(args.tasks)}
     items = ResultsStore(run.parent, run.name).latest()
+    if not any(r.dataset == args.dataset for r in items):
+        found = sorted({r.dataset for r in items})
+        raise SystemExit(f"the run has no {args.dataset!r} items; --dataset is one of {found}")
     lost = lost_items(items, args.dataset)
     missing = sorted({r.task_id for r in lost} - tasks.keys())
     if missing:
@@ -180,9 +190,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         final.setdefault((r.agent, r.condition), Counter())[mode] += 1
         alone.setdefault((r.agent, r.condition), Counter())[bare] += 1
         rows.append(f"| {r.agent} | {r.condition} | {r.task_id} | {r.turns} | {mode} | {bare} |")
-    print("\n".join(_mode_table(f"Lost {args.dataset} items, the final program:", final)))
-    print()
-    print("\n".join(_mode_table("The same items, the function alone (top-level statements removed):", alone)))
+    if lost:
+        print("\n".join(_mode_table(f"Lost {args.dataset} items, the final program:", final)))
+        print()
+        print("\n".join(_mode_table("The same items, the function alone (top-level statements removed):", alone)))
+    else:
+        print(f"No {args.dataset} item was lost to memory.")
     if args.list:
         print()
         print("| agent | condition | task | turns | final program | function alone |")

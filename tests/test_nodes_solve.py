@@ -222,8 +222,12 @@ def test_a_repeated_program_ends_the_solve_only_with_stop_on_repeat(call: Call, 
 def test_stop_on_repeat_compares_with_the_previous_reply_only(call: Call) -> None:
     other = BAD.replace("a - b", "a * b")
     model = ScriptedChatModel([BAD, other, BAD, BAD])
-    update = call(create_solver_node(_agent(model), max_turns=4, stop_on_repeat=True), {"task": CODE})
+    update = call(create_solver_node(_agent(model), max_turns=5, stop_on_repeat=True), {"task": CODE})
     assert (update["trajectory"].turns, update["stop_reason"]) == (4, "repeated_answer")
+    # A repeat in the last turn saves no call: the budget ran out.
+    model = ScriptedChatModel([BAD, other, BAD, BAD])
+    update = call(create_solver_node(_agent(model), max_turns=4, stop_on_repeat=True), {"task": CODE})
+    assert (update["trajectory"].turns, update["stop_reason"]) == (4, "max_turns")
     # A math reply without a Python block repeats by its text.
     model = ScriptedChatModel(["I think it is big.", "I think it is big.", "\\boxed{42}"])
     update = call(create_solver_node(_agent(model), stop_on_repeat=True), {"task": MATH})

@@ -252,6 +252,7 @@ def _code_task(**kw: object) -> Task:
         ("def square(x):\n    while True:\n        pass", "timeout"),
         ("def square(x):\n    return x * x", "passes on re-run"),
         ("square = lambda x: x * x", "passes on re-run"),
+        ("try:\n    from operator import neg as square\nexcept ImportError:\n    pass", "wrong on visible tests"),
     ],
 )
 def test_code_failures_files_a_program_under_the_first_mode_that_describes_it(program: str, mode: str) -> None:
@@ -273,6 +274,10 @@ def test_code_failures_without_visible_tests_and_the_function_alone() -> None:
     assert failures.failure_mode(_code_task(), pasted, timeout_s=3) == "crashes on load"
     assert failures.failure_mode(_code_task(), alone, timeout_s=3) == "passes on re-run"
     assert failures.definitions_only("def (") is None
+    # The visible test passes and the hidden one runs out of time: a timeout, not a wrong value.
+    slow = _code_task(tests=["assert square(2) == 4", "assert square(-1) == 1"])
+    looping = "def square(x):\n    while x < 0:\n        pass\n    return x * x"
+    assert failures.failure_mode(slow, looping, timeout_s=3) == "timeout"
 
 
 def test_code_failures_reports_lost_items_and_feedback_repairs(
@@ -308,6 +313,8 @@ def test_code_failures_reports_lost_items_and_feedback_repairs(
     assert "| small | memcollab | 1 | 1 |" in out  # one lost, wrong on its visible test
     assert "| small | memcollab | code/a | 3 | wrong on visible tests | wrong on visible tests |" in out
     assert "| small | vanilla | 3 | 2 | 1 |" in out
+    with pytest.raises(SystemExit, match=r"no 'mbpp' items; --dataset is one of \['code'\]"):
+        failures.main([str(tmp_path / "run"), "--dataset", "mbpp", "--tasks", str(tasks)])
     other = tmp_path / "other.jsonl"
     other.write_text(json.dumps(rows[1]) + "\n")
     with pytest.raises(SystemExit, match=r"task 'code/a' of the run is not in .*other\.jsonl"):

@@ -143,7 +143,7 @@ def _dry_run(cfg: EvalConfig, *, as_json: bool) -> None:
     console.print(f"run directory: {cfg.run_directory}", soft_wrap=True)
     console.print(f"items: {len(plan.items)} planned, {pending} left to solve")
     settings = plan.metadata["fingerprint"]
-    shown = ("retrieval", "k", "fallback", "classifier", "max_turns", "seed")
+    shown = ("retrieval", "k", "fallback", "classifier", "max_turns", "stop_on_repeat", "seed")
     console.print("settings: " + ", ".join(f"{key}={settings[key]}" for key in shown))
     for name, info in plan.metadata["datasets"].items():
         console.print(f"  {name}: {info['eval_tasks']} tasks, memory from {info['train'] or '-'}")

@@ -174,7 +174,8 @@ class EvalConfig(_Strict):
     max_turns: int | None = Field(default=None, gt=0)
     """Reasoning turns per solve; default the team's ``max_turns``."""
     stop_on_repeat: bool = False
-    """End a solve when a reply repeats the previous reply's program instead of asking again."""
+    """End an evaluation solve when a reply repeats the previous reply's program (or text) instead of asking
+    again. The solves that build memory banks are not affected: their trajectories stay as before."""
     max_concurrency: int = Field(default=1, gt=0)
     """Tasks built and items solved at the same time."""
     retries: int = Field(default=3, gt=0)

@@ -122,13 +122,13 @@ def _program(
         if plan.action == "stop":
             stop = "final_answer"
             break
-        offered = plan.program if plan.program is not None else reply.text
-        if settings.stop_on_repeat and offered == previous:
-            stop = "repeated_answer"
-            break
-        previous = offered
         if turn == settings.max_turns:
             break  # no call would read the feedback: do not run it
+        offered = plan.program if plan.program is not None else reply.text
+        if settings.stop_on_repeat and offered == previous:
+            stop = "repeated_answer"  # the same feedback would follow: end here, not one call later
+            break
+        previous = offered
         if plan.action == "run_tests":
             verdict = yield from perform(
                 effect(

@@ -12,7 +12,8 @@ Pure functions of the task and the reply text; the solver node performs the chos
 * A math reply that writes a Python block and then that block's output itself (Qwen models write
   ```` ```output ```` blocks after their code) reasons from a result nobody computed: the reply is
   cut after the Python block (:attr:`TurnPlan.kept`), the block is run and the real output fed back,
-  whatever answer the invented output led to. That answer is kept only if the turn budget runs out.
+  whatever answer the invented output led to. That answer is kept only if the turn budget runs out
+  (or, with the solver's ``stop_on_repeat``, the next reply repeats the program).
 * An empty reply, a code reply without a program, or a math reply without any answer gets a short
   request to answer properly, and the issue is recorded.
 """
