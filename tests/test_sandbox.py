@@ -22,6 +22,7 @@ import pytest
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.verifiers import SandboxResult, arun_python, run_python
+from memcollab_langgraph.verifiers.sandbox import WORKDIR_LABEL
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox's containment is Linux-specific")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="per-run uid isolation needs root")
@@ -62,6 +63,16 @@ def test_exception_gives_exit_code_and_clean_traceback() -> None:
     assert result.stderr.splitlines()[-1] == "ValueError: boom"
     assert 'main.py", line 3' in result.stderr
     assert "_bootstrap" not in result.stderr
+
+
+def test_the_work_directory_reads_the_same_in_every_run() -> None:
+    # A traceback fed back to a model must not differ run to run (a response cache could never match it).
+    program = "import os\nprint(os.getcwd())\nraise ValueError('boom')"
+    first, second = run_python(program), run_python(program)
+    assert first.stdout == f"{WORKDIR_LABEL}\n"
+    assert f'File "{WORKDIR_LABEL}/main.py", line 3' in first.stderr
+    assert "memcollab-sandbox-" not in first.stdout + first.stderr
+    assert (first.stdout, first.stderr) == (second.stdout, second.stderr)
 
 
 def test_exit_status_and_syntax_error() -> None:
@@ -177,10 +188,11 @@ def test_writes_outside_the_workdir_fail(target: str) -> None:
 
 
 def test_workdir_is_writable_private_and_removed() -> None:
-    code = "import os, tempfile\nopen('a.txt', 'w').write('hi')\nprint(os.getcwd(), tempfile.gettempdir())"
+    # Printed backwards: the output shows the work directory's path as WORKDIR_LABEL.
+    code = "import os, tempfile\nopen('a.txt', 'w').write('hi')\nprint(os.getcwd()[::-1], tempfile.gettempdir()[::-1])"
     result = run_python(code)
     assert result.ok
-    cwd, tmp = result.stdout.split()
+    cwd, tmp = (word[::-1] for word in result.stdout.split())
     assert cwd == tmp
     assert Path(cwd).name.startswith("memcollab-sandbox-")
     assert not Path(cwd).exists()

@@ -2,7 +2,9 @@
 
 :func:`run_python` starts ``sys.executable -I -B`` on a small bootstrap script in a new session, with a
 scrubbed environment (``PATH``, ``LANG``/``LC_ALL``, ``HOME`` and ``TMPDIR`` set to the work
-directory) and a fresh temporary work directory that is deleted afterwards. The bootstrap is a
+directory) and a fresh temporary work directory that is deleted afterwards; its random path reads
+:data:`WORKDIR_LABEL` in the captured output, so that the same program gives the same output (and a
+model shown a traceback the same prompt, which a response cache can match) run after run. The bootstrap is a
 separate, single-threaded process, so nothing unsafe runs between ``fork`` and ``exec`` of a
 multi-threaded parent (LangGraph runs sync nodes in threads). It isolates itself, reports the layers
 it could activate (:attr:`SandboxResult.isolation`), then runs the program as ``__main__``.
@@ -74,7 +76,10 @@ from memcollab_langgraph.verifiers._process import (
     user_tasks,
 )
 
-__all__ = ["SandboxResult", "arun_python", "run_python"]
+__all__ = ["WORKDIR_LABEL", "SandboxResult", "arun_python", "run_python"]
+
+WORKDIR_LABEL = "/sandbox"
+"""What the work directory's path reads as in a run's stdout and stderr (``File "/sandbox/main.py"``)."""
 
 _BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
 _SETUP_FAILED_EXIT = 125  # kept equal to _bootstrap.SETUP_FAILED_EXIT
@@ -258,7 +263,7 @@ def run_python(
     setup_error = report.get("error")
     if setup_error is None and exit_code == _SETUP_FAILED_EXIT and not report:
         setup_error = "the bootstrap exited before reporting"
-    stdout, stderr = out.text(), err.text()
+    stdout, stderr = (_label_workdir(text, workdir) for text in (out.text(), err.text()))
     return SandboxResult(
         ok=exit_code == 0 and not timed_out,
         exit_code=None if timed_out or exit_code < 0 else exit_code,
@@ -273,6 +278,12 @@ def run_python(
         isolation=tuple(report.get("layers", ())),
         uid=uid,
     )
+
+
+def _label_workdir(text: str, workdir: str) -> str:
+    for path in sorted({os.path.realpath(workdir), workdir}, key=len, reverse=True):  # /private/tmp/x first
+        text = text.replace(path, WORKDIR_LABEL)
+    return text
 
 
 async def arun_python(
