@@ -11,7 +11,7 @@ import pytest
 
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation import markdown, report
-from memcollab_langgraph.evaluation.plots import plot_transfer_matrix
+from memcollab_langgraph.evaluation.plots import MIN_COLOUR_POINTS, plot_transfer_matrix, transfer_colour_bound
 from memcollab_langgraph.evaluation.report import write_report
 from memcollab_langgraph.evaluation.results import ItemKey, ItemResult, ResultsStore, RunPlan
 from memcollab_langgraph.evaluation.summary import POOLED, summarize
@@ -370,3 +370,10 @@ def test_report_counts_the_calls_answered_by_the_response_cache(tmp_path: Path) 
     alone = ResultsStore(tmp_path / "none", RUN)
     alone.extend([result("vanilla", "A", 1, True, calls=2)])
     assert "answered by the LLM response cache (latency" not in write_report(alone, plots=False).summary_md.read_text()
+
+
+def test_the_transfer_matrix_panels_share_a_colour_scale_of_at_least_ten_points() -> None:
+    nan = float("nan")
+    assert transfer_colour_bound([[[3.0, -1.0]], [[nan, 2.0]]]) == MIN_COLOUR_POINTS  # a few points look small
+    assert transfer_colour_bound([[[3.0]], [[-24.0, nan]]]) == 24.0  # the largest change in any panel
+    assert transfer_colour_bound([[[nan]]]) == MIN_COLOUR_POINTS

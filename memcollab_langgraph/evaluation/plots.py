@@ -8,7 +8,7 @@ headless CI). matplotlib is imported when a plot is drawn, not when this module 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_accuracy", "plot_summary", "plot_transfer_matrix", "plot_turns"]
+__all__ = [
+    "MIN_COLOUR_POINTS",
+    "plot_accuracy",
+    "plot_summary",
+    "plot_transfer_matrix",
+    "plot_turns",
+    "transfer_colour_bound",
+]
 
 _PANEL_W, _PANEL_H = 5.5, 4.0
 
@@ -127,11 +134,29 @@ def _matrix(summary: RunSummary, dataset: str) -> tuple[list[str], list[str], li
     return sources, consumers, values, labels
 
 
+MIN_COLOUR_POINTS = 10.0
+"""The smallest half-range of the transfer matrix's colour scale, in accuracy points."""
+
+
+def transfer_colour_bound(panels: Sequence[Sequence[Sequence[float]]]) -> float:
+    """Half-range of the colour scale shared by the transfer-matrix panels: the largest change shown,
+    and at least :data:`MIN_COLOUR_POINTS`.
+
+    Example:
+        >>> transfer_colour_bound([[[3.0, -1.0]], [[math.nan]]]), transfer_colour_bound([[[-24.0]], [[5.0]]])
+        (10.0, 24.0)
+    """
+    finite = [abs(v) for panel in panels for row in panel for v in row if not math.isnan(v)]
+    return max([MIN_COLOUR_POINTS, *finite])
+
+
 def plot_transfer_matrix(summary: RunSummary, path: Path) -> Path:
     """Heatmap per data set: memory source (rows) x consumer (columns).
 
     Colour is the accuracy change against the consumer's own baseline in points (blue better, red
-    worse, white no change or no baseline); each cell is annotated with accuracy, delta and n.
+    worse, white no change or no baseline), on one scale for every panel that spans at least
+    ±:data:`MIN_COLOUR_POINTS`, so that a change of a task or two does not look like a large one; each
+    cell is annotated with accuracy, delta and n.
 
     Raises:
         ConfigurationError: The summary has no transfer-matrix cells.
@@ -140,10 +165,9 @@ def plot_transfer_matrix(summary: RunSummary, path: Path) -> Path:
     if not datasets:
         raise ConfigurationError("the run has no transfer-matrix conditions (named 'transfer:...') to plot")
     fig, axes = _figure(len(datasets))
-    for ax, dataset in zip(axes, datasets, strict=True):
-        sources, consumers, values, labels = _matrix(summary, dataset)
-        finite = [abs(v) for row in values for v in row if not math.isnan(v)]
-        bound = max([1.0, *finite])
+    matrices = [_matrix(summary, dataset) for dataset in datasets]
+    bound = transfer_colour_bound([values for _, _, values, _ in matrices])
+    for ax, dataset, (sources, consumers, values, labels) in zip(axes, datasets, matrices, strict=True):
         image = ax.imshow(values, cmap="RdBu", vmin=-bound, vmax=bound, aspect="auto")
         ax.set_xticks(range(len(consumers)), consumers)
         ax.set_yticks(range(len(sources)), sources)
