@@ -23,20 +23,23 @@ from typing import Any
 from memcollab_langgraph.errors import ConfigurationError
 from memcollab_langgraph.evaluation.conditions import CURATED, Condition, check_no_leakage
 from memcollab_langgraph.evaluation.config import EvalConfig
-from memcollab_langgraph.evaluation.results import ItemKey, RunPlan
+from memcollab_langgraph.evaluation.results import ItemKey, ResultsStore, RunPlan
 from memcollab_langgraph.memory import jsonl
 from memcollab_langgraph.nodes import DistillerMethod, StoryCheck
+from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE
 from memcollab_langgraph.runtime import open_taxonomy
 from memcollab_langgraph.schema import Constraint, Task
 from memcollab_langgraph.tasks import load_tasks
 
 __all__ = [
+    "SETTINGS_BEFORE_THEY_EXISTED",
     "BankPlan",
     "CuratedBank",
     "EvaluationPlan",
     "LoadedDataset",
     "TrainSet",
     "WorkItem",
+    "check_same_settings",
     "load_curated",
     "load_datasets",
     "plan_evaluation",
@@ -364,3 +367,36 @@ def _metadata(
         "cache": str(config.resolve(config.cache)) if config.cache else None,
         "max_concurrency": config.max_concurrency,
     }
+
+
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "fallback": "domain",
+    "distiller_labels": "distiller",
+    "distiller_story_check": {},
+    "constraints_preamble": DEFAULT_CONSTRAINTS_PREAMBLE,
+    "curated": None,
+    "stop_on_repeat": False,
+}
+"""What runs planned before a setting existed did: retrieval fell back to the whole domain, the
+distiller labelled each constraint from the taxonomy shown in its prompt, no story check ran, and
+the solver was told to follow the constraints where they apply; no constraints were read from a file;
+a solve that repeated its previous program went on to its next turn."""
+
+
+def check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
+    """Refuse to add ``plan``'s items to a run directory whose plan was made with other settings."""
+    previous = results.read_plan()
+    if previous is None:
+        return
+    before = previous.metadata.get("fingerprint")
+    if isinstance(before, dict):
+        before = {**SETTINGS_BEFORE_THEY_EXISTED, **before}
+    now = plan.metadata["fingerprint"]
+    if before == now:
+        return
+    changed = sorted(k for k in set(now) | set(before or {}) if (before or {}).get(k) != now.get(k))
+    raise ConfigurationError(
+        f"run {plan.run_id!r} in {results.directory} was started with other settings (changed: {changed}); "
+        "results made with different settings must not be mixed: use a new run_id (--run-id) or delete the "
+        "run directory"
+    )

@@ -104,6 +104,7 @@ from memcollab_langgraph.evaluation.plan import (
     CuratedBank,
     EvaluationPlan,
     WorkItem,
+    check_same_settings,
     load_curated,
     load_datasets,
     plan_evaluation,
@@ -121,7 +122,6 @@ from memcollab_langgraph.graphs import (
 )
 from memcollab_langgraph.models import Agent
 from memcollab_langgraph.nodes.effects import Program, adrive, drive, effect, perform
-from memcollab_langgraph.nodes.prompts import DEFAULT_CONSTRAINTS_PREAMBLE
 from memcollab_langgraph.runtime import Runtime
 from memcollab_langgraph.taxonomy import Taxonomy
 from memcollab_langgraph.version import code_version
@@ -135,38 +135,6 @@ __all__ = [
 
 CHECKPOINTS_FILE = "checkpoints.sqlite"
 _LOCK_FILE = ".lock"
-
-_SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
-    "fallback": "domain",
-    "distiller_labels": "distiller",
-    "distiller_story_check": {},
-    "constraints_preamble": DEFAULT_CONSTRAINTS_PREAMBLE,
-    "curated": None,
-    "stop_on_repeat": False,
-}
-"""What runs planned before a setting existed did: retrieval fell back to the whole domain, the
-distiller labelled each constraint from the taxonomy shown in its prompt, no story check ran, and
-the solver was told to follow the constraints where they apply; no constraints were read from a file;
-a solve that repeated its previous program went on to its next turn."""
-
-
-def _check_same_settings(results: ResultsStore, plan: EvaluationPlan) -> None:
-    previous = results.read_plan()
-    if previous is None:
-        return
-    before = previous.metadata.get("fingerprint")
-    if isinstance(before, dict):
-        before = {**_SETTINGS_BEFORE_THEY_EXISTED, **before}
-    now = plan.metadata["fingerprint"]
-    if before == now:
-        return
-    changed = sorted(k for k in set(now) | set(before or {}) if (before or {}).get(k) != now.get(k))
-    raise ConfigurationError(
-        f"run {plan.run_id!r} in {results.directory} was started with other settings (changed: {changed}); "
-        "results made with different settings must not be mixed: use a new run_id (--run-id) or delete the "
-        "run directory"
-    )
-
 
 # -- agents ------------------------------------------------------------------------------------------
 
@@ -477,7 +445,7 @@ def _plan(config: EvalConfig, runtime: Runtime) -> EvaluationPlan:
 def _start(config: EvalConfig, plan: EvaluationPlan) -> _Started:
     """Check the run directory's settings, write the plan, and find what is left to do."""
     results = ResultsStore(config.results_root, config.run_id)
-    _check_same_settings(results, plan)
+    check_same_settings(results, plan)
     results.write_plan(plan.run_plan())
     done = results.finished()
     pending = tuple(i for i in plan.items if i.key not in done)
