@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,25 @@ def read_labels(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def paired_with_vanilla(items: Iterable[ItemResult], dataset: str) -> Iterator[tuple[ItemResult, ItemResult]]:
+    """(memory item, the same agent's ``vanilla`` item of its task) for every memory item of ``dataset``
+    that has one; items that failed (``error``) are left out."""
+    judged = {(r.agent, r.condition, r.task_id): r for r in items if r.dataset == dataset and r.error is None}
+    for (agent, condition, task), r in judged.items():
+        base = judged.get((agent, VANILLA, task))
+        if condition != VANILLA and base is not None:
+            yield r, base
+
+
 def gains_and_losses(
     items: Sequence[ItemResult], dataset: str, group: Callable[[ItemResult], str]
 ) -> dict[tuple[str, str, str], list[int]]:
     """(agent, condition, group of the memory item) -> [tasks, right without memory, right with it, gained,
     lost]: every memory item of ``dataset`` paired with the same agent's ``vanilla`` item of its task."""
-    judged = {(r.agent, r.condition, r.task_id): r for r in items if r.dataset == dataset and r.error is None}
     out: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for (agent, condition, task), r in judged.items():
-        base = judged.get((agent, VANILLA, task))
-        if condition == VANILLA or base is None:
-            continue
+    for r, base in paired_with_vanilla(items, dataset):
         before, now = bool(base.correct), bool(r.correct)
-        row = out[agent, condition, group(r)]
+        row = out[r.agent, r.condition, group(r)]
         row[0] += 1
         row[1] += before
         row[2] += now

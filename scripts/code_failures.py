@@ -37,9 +37,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from _analysis import paired_with_vanilla
 from tqdm import tqdm
 
-from memcollab_langgraph.evaluation import VANILLA, ItemResult, ResultsStore
+from memcollab_langgraph.evaluation import ItemResult, ResultsStore
 from memcollab_langgraph.schema import Task
 from memcollab_langgraph.tasks import load_tasks
 from memcollab_langgraph.verifiers import parse_python, verify_code
@@ -129,12 +130,8 @@ def failure_mode(task: Task, program: str | None, *, timeout_s: float = 10.0) ->
 
 def lost_items(items: Iterable[ItemResult], dataset: str) -> list[ItemResult]:
     """Memory items of ``dataset`` that fail a task the same agent solved without memory."""
-    judged = [r for r in items if r.dataset == dataset and r.error is None]
-    solved = {(r.agent, r.task_id) for r in judged if r.condition == VANILLA and r.correct}
-    return sorted(
-        (r for r in judged if r.condition != VANILLA and not r.correct and (r.agent, r.task_id) in solved),
-        key=lambda r: r.key,
-    )
+    lost = (r for r, base in paired_with_vanilla(items, dataset) if base.correct and not r.correct)
+    return sorted(lost, key=lambda r: r.key)
 
 
 def feedback_repairs(items: Iterable[ItemResult], dataset: str) -> dict[tuple[str, str], tuple[int, int, int]]:

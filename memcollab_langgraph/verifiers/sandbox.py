@@ -4,8 +4,8 @@
 scrubbed environment (``PATH``, ``LANG``/``LC_ALL``, ``HOME`` and ``TMPDIR`` set to the work
 directory) and a fresh temporary work directory that is deleted afterwards; its random path reads
 :data:`WORKDIR_LABEL` in the captured output, so that the same program gives the same output (and a
-model shown a traceback the same prompt, which a response cache can match) run after run. The bootstrap is a
-separate, single-threaded process, so nothing unsafe runs between ``fork`` and ``exec`` of a
+model shown a traceback the same prompt, which a response cache can match) run after run. The
+bootstrap is a separate, single-threaded process, so nothing unsafe runs between ``fork`` and ``exec`` of a
 multi-threaded parent (LangGraph runs sync nodes in threads). It isolates itself, reports the layers
 it could activate (:attr:`SandboxResult.isolation`), then runs the program as ``__main__``.
 
